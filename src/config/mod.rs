@@ -1,0 +1,782 @@
+//! The configuration document (SPEC 2): where it comes from, its defaults, environment
+//! overrides and validation.
+//!
+//! Loading is split so that the I/O stays outside: [`Source::from_lookup`] decides where the
+//! document comes from (inline, an SSM parameter, or built-in defaults); the caller fetches the
+//! text (the AWS layer reads SSM); [`Config::load`] parses, applies the upper-case environment
+//! overrides and validates. Environment access goes through a lookup function so tests pass a
+//! map. Every error names the offending key; no error message or display ever shows a secret.
+
+pub mod mapping;
+
+use std::borrow::Cow;
+use std::fmt;
+
+pub use mapping::{Column, FileExtension, Mapping};
+
+use crate::json::{self, Value};
+use crate::key::KeyTemplate;
+
+/// The default object key layout.
+pub const DEFAULT_KEY_TEMPLATE: &str = "{folder}{type}/{prefix_}{time}_{id}.{ext}";
+
+/// Top-level settings that the environment can override, in the order `config` prints them.
+pub const SETTINGS: [&str; 13] = [
+    "s3_aws_bucket_name",
+    "s3_aws_region",
+    "iam_role_arn",
+    "iam_external_id",
+    "iam_role_session_name",
+    "write_keys",
+    "key_template",
+    "error_prefix",
+    "compression",
+    "server_side_encryption",
+    "ssekms_key_id",
+    "acl",
+    "config_ttl_seconds",
+];
+
+/// S3's canned ACLs.
+const CANNED_ACLS: [&str; 7] = [
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+];
+
+/// An invalid configuration: which key, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration{origin}: {key}: {reason}")]
+pub struct ConfigError {
+    /// The offending key, as a path (`mappings[0].delimiter`) or an environment variable.
+    pub key: String,
+    /// What is wrong with it.
+    pub reason: String,
+    /// Where the document came from (` in SYNC_CONFIG`), filled in by [`Config::load`].
+    origin: String,
+}
+
+impl ConfigError {
+    /// An error about `key`.
+    pub fn new(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError {
+            key: key.into(),
+            reason: reason.into(),
+            origin: String::new(),
+        }
+    }
+
+    /// The same error, saying where the document came from.
+    pub fn with_origin(mut self, origin: &str) -> ConfigError {
+        self.origin = format!(" in {origin}");
+        self
+    }
+}
+
+/// A secret setting: compared and used, never shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret text, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// Object compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain text.
+    None,
+    /// gzip; keys end in `.gz`.
+    Gzip,
+}
+
+/// Server-side encryption for PutObject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerSideEncryption {
+    /// `AES256` (SSE-S3).
+    Aes256,
+    /// `aws:kms` (SSE-KMS).
+    Kms,
+}
+
+impl ServerSideEncryption {
+    /// The header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerSideEncryption::Aes256 => "AES256",
+            ServerSideEncryption::Kms => "aws:kms",
+        }
+    }
+}
+
+/// Where the configuration document comes from (SPEC 2.1), in order of precedence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// `SYNC_CONFIG`: the document itself.
+    Inline(String),
+    /// `SYNC_CONFIG_PARAMETER`: the name of an SSM parameter holding it.
+    Parameter(String),
+    /// Neither: the built-in defaults.
+    Defaults,
+}
+
+impl Source {
+    /// Reads `SYNC_CONFIG` and `SYNC_CONFIG_PARAMETER` through `lookup`; an empty value counts as
+    /// unset.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Source {
+        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if let Some(doc) = set("SYNC_CONFIG") {
+            Source::Inline(doc)
+        } else if let Some(name) = set("SYNC_CONFIG_PARAMETER") {
+            Source::Parameter(name.trim().to_owned())
+        } else {
+            Source::Defaults
+        }
+    }
+
+    /// How errors name this source.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Inline(_) => "SYNC_CONFIG".to_owned(),
+            Source::Parameter(name) => format!("SSM parameter {name}"),
+            Source::Defaults => "the built-in defaults and environment".to_owned(),
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Bucket name.
+    pub bucket: String,
+    /// The bucket's region, if known (`s3_aws_region`, else `AWS_REGION`).
+    pub region: Option<String>,
+    /// Role to assume.
+    pub role_arn: Option<String>,
+    /// External ID for AssumeRole.
+    pub external_id: Option<Secret>,
+    /// AssumeRole session name.
+    pub session_name: String,
+    /// Accepted write keys; empty means no check.
+    pub write_keys: Vec<Secret>,
+    /// The object key layout.
+    pub key_template: KeyTemplate,
+    /// Where rejected items go.
+    pub error_prefix: String,
+    /// Object compression.
+    pub compression: Compression,
+    /// SSE for PutObject.
+    pub server_side_encryption: Option<ServerSideEncryption>,
+    /// KMS key for SSE-KMS.
+    pub ssekms_key_id: Option<String>,
+    /// Canned ACL for PutObject.
+    pub acl: Option<String>,
+    /// How long an SSM-sourced document is used before it is read again; 0 means forever.
+    pub config_ttl_seconds: u64,
+    /// The mappings, in order.
+    pub mappings: Vec<Mapping>,
+}
+
+impl Config {
+    /// Parses `document` (or the built-in defaults when `None`), applies the environment
+    /// overrides read through `lookup`, and validates. `origin` names the document in errors.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first offending key.
+    pub fn load(
+        document: Option<&str>,
+        origin: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        Self::load_inner(document, lookup).map_err(|e| e.with_origin(origin))
+    }
+
+    fn load_inner(
+        document: Option<&str>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let doc = match document {
+            Some(text) => json::parse(text)
+                .map_err(|e| ConfigError::new("(document)", format!("not valid JSON: {e}")))?,
+            None => Value::Object(Vec::new()),
+        };
+        let Value::Object(members) = doc else {
+            return Err(ConfigError::new(
+                "(document)",
+                format!("must be a JSON object, found {}", doc.type_name()),
+            ));
+        };
+        check_unique_keys(&members, "")?;
+
+        let mut settings: Vec<(&str, Setting<'_>)> = Vec::new();
+        let mut mappings_value = None;
+        let mut flat = Vec::new();
+        for (k, v) in &members {
+            if let Some(name) = SETTINGS.iter().find(|s| **s == k.as_ref()) {
+                settings.push((name, Setting::Doc(v)));
+            } else if k == "mappings" {
+                mappings_value = Some(v);
+            } else if mapping::MAPPING_KEYS.contains(&k.as_ref()) {
+                flat.push((k.clone(), v.clone()));
+            } else {
+                let mut known: Vec<&str> = SETTINGS.to_vec();
+                known.push("mappings");
+                known.extend(mapping::MAPPING_KEYS);
+                return Err(ConfigError::new(
+                    k.as_ref(),
+                    format!("unknown key{}", suggest(k, &known)),
+                ));
+            }
+        }
+        for name in SETTINGS {
+            let env = name.to_ascii_uppercase();
+            if let Some(text) = lookup(&env) {
+                settings.retain(|(n, _)| *n != name);
+                settings.push((name, Setting::Env(env, text)));
+            }
+        }
+        let get = |name: &str| settings.iter().find(|(n, _)| *n == name).map(|(_, s)| s);
+
+        let bucket = match get("s3_aws_bucket_name").map(|s| s.string("s3_aws_bucket_name")).transpose()? {
+            Some(Some(b)) if !b.is_empty() => b,
+            _ => {
+                return Err(ConfigError::new(
+                    "s3_aws_bucket_name",
+                    "is required: set it in the document or as S3_AWS_BUCKET_NAME",
+                ))
+            }
+        };
+        check_bucket_name(&bucket).map_err(|r| ConfigError::new(key_of(get("s3_aws_bucket_name"), "s3_aws_bucket_name"), r))?;
+
+        let optional = |name: &str| -> Result<Option<String>, ConfigError> {
+            Ok(get(name)
+                .map(|s| s.string(name))
+                .transpose()?
+                .flatten()
+                .filter(|s| !s.is_empty()))
+        };
+        let region = optional("s3_aws_region")?
+            .or_else(|| lookup("AWS_REGION").filter(|r| !r.is_empty()))
+            .or_else(|| lookup("AWS_DEFAULT_REGION").filter(|r| !r.is_empty()));
+        if let Some(r) = &region {
+            if r.is_empty()
+                || r.len() > 32
+                || !r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                return Err(ConfigError::new(
+                    key_of(get("s3_aws_region"), "s3_aws_region"),
+                    format!("{r:?} is not an AWS region name"),
+                ));
+            }
+        }
+
+        let role_arn = optional("iam_role_arn")?;
+        if let Some(arn) = &role_arn {
+            check_role_arn(arn).map_err(|r| ConfigError::new(key_of(get("iam_role_arn"), "iam_role_arn"), r))?;
+        }
+        let external_id = optional("iam_external_id")?;
+        if let Some(id) = &external_id {
+            // Never echo the value: it is a secret.
+            let ok = (2..=1224).contains(&id.chars().count())
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
+            if !ok {
+                return Err(ConfigError::new(
+                    key_of(get("iam_external_id"), "iam_external_id"),
+                    "must be 2 to 1224 characters of letters, digits and _+=,.@:/- (value not shown: it is a secret)",
+                ));
+            }
+        }
+        if role_arn.is_some() && external_id.is_none() {
+            return Err(ConfigError::new(
+                "iam_external_id",
+                "is required when iam_role_arn is set (the External ID the role's trust policy expects)",
+            ));
+        }
+        let session_name = optional("iam_role_session_name")?.unwrap_or_else(|| "sync-to-s3".to_owned());
+        if !(2..=64).contains(&session_name.len())
+            || !session_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+        {
+            return Err(ConfigError::new(
+                key_of(get("iam_role_session_name"), "iam_role_session_name"),
+                format!("{session_name:?} must be 2 to 64 characters of letters, digits and _+=,.@-"),
+            ));
+        }
+
+        let write_keys = match get("write_keys") {
+            None => Vec::new(),
+            Some(Setting::Env(_, text)) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| Secret(k.to_owned()))
+                .collect(),
+            Some(Setting::Doc(Value::Array(items))) => {
+                let mut keys = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(s) if !s.is_empty() => keys.push(Secret(s.to_string())),
+                        _ => {
+                            return Err(ConfigError::new(
+                                format!("write_keys[{i}]"),
+                                "must be a non-empty string",
+                            ))
+                        }
+                    }
+                }
+                keys
+            }
+            Some(Setting::Doc(v)) => {
+                return Err(ConfigError::new(
+                    "write_keys",
+                    format!("must be a list of strings, found {}", v.type_name()),
+                ))
+            }
+        };
+
+        let template_text = optional("key_template")?.unwrap_or_else(|| DEFAULT_KEY_TEMPLATE.to_owned());
+        let key_template = KeyTemplate::parse(&template_text)
+            .map_err(|r| ConfigError::new(key_of(get("key_template"), "key_template"), r))?;
+
+        let error_prefix = match get("error_prefix") {
+            None => "_errors/".to_owned(),
+            Some(s) => s.string("error_prefix")?.unwrap_or_default(),
+        };
+        if error_prefix
+            .split('/')
+            .any(|seg| seg == "." || seg == "..")
+            || error_prefix.starts_with('/')
+            || error_prefix.chars().any(char::is_control)
+            || error_prefix.len() > 512
+        {
+            return Err(ConfigError::new(
+                key_of(get("error_prefix"), "error_prefix"),
+                format!("{error_prefix:?} must not start with \"/\", hold \".\" or \"..\" segments or control characters, or pass 512 bytes"),
+            ));
+        }
+
+        let compression = match optional("compression")?.as_deref() {
+            None | Some("none") => Compression::None,
+            Some("gzip") => Compression::Gzip,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    key_of(get("compression"), "compression"),
+                    format!("{other:?} is not \"none\" or \"gzip\""),
+                ))
+            }
+        };
+        let server_side_encryption = match optional("server_side_encryption")?.as_deref() {
+            None => None,
+            Some("AES256") => Some(ServerSideEncryption::Aes256),
+            Some("aws:kms") => Some(ServerSideEncryption::Kms),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    key_of(get("server_side_encryption"), "server_side_encryption"),
+                    format!("{other:?} is not \"AES256\" or \"aws:kms\" (or null)"),
+                ))
+            }
+        };
+        let ssekms_key_id = optional("ssekms_key_id")?;
+        if ssekms_key_id.is_some() && server_side_encryption != Some(ServerSideEncryption::Kms) {
+            return Err(ConfigError::new(
+                key_of(get("ssekms_key_id"), "ssekms_key_id"),
+                "is only used with server_side_encryption \"aws:kms\"",
+            ));
+        }
+        let acl = optional("acl")?;
+        if let Some(a) = &acl {
+            if !CANNED_ACLS.contains(&a.as_str()) {
+                return Err(ConfigError::new(
+                    key_of(get("acl"), "acl"),
+                    format!("{a:?} is not a canned ACL ({})", CANNED_ACLS.join(", ")),
+                ));
+            }
+        }
+        let config_ttl_seconds = match get("config_ttl_seconds") {
+            None => 300,
+            Some(s) => s.integer("config_ttl_seconds")?,
+        };
+
+        let mappings = match mappings_value {
+            Some(_) if !flat.is_empty() => {
+                return Err(ConfigError::new(
+                    flat[0].0.as_ref(),
+                    "is a mapping key at top level, but the document also has \"mappings\": move it into a mapping",
+                ))
+            }
+            Some(Value::Array(items)) if !items.is_empty() => {
+                let mut mappings = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let at = format!("mappings[{i}]");
+                    let Value::Object(members) = item else {
+                        return Err(ConfigError::new(
+                            at,
+                            format!("must be an object, found {}", item.type_name()),
+                        ));
+                    };
+                    mappings.push(Mapping::compile(members, &at)?);
+                }
+                mappings
+            }
+            Some(Value::Array(_)) => {
+                return Err(ConfigError::new("mappings", "must not be empty"));
+            }
+            Some(v) => {
+                return Err(ConfigError::new(
+                    "mappings",
+                    format!("must be a list of mappings, found {}", v.type_name()),
+                ))
+            }
+            None => vec![Mapping::compile(&flat, "")?],
+        };
+        key_template
+            .check_static_length()
+            .map_err(|r| ConfigError::new(key_of(get("key_template"), "key_template"), r))?;
+
+        Ok(Config {
+            bucket,
+            region,
+            role_arn,
+            external_id: external_id.map(Secret),
+            session_name,
+            write_keys,
+            key_template,
+            error_prefix,
+            compression,
+            server_side_encryption,
+            ssekms_key_id,
+            acl,
+            config_ttl_seconds,
+            mappings,
+        })
+    }
+
+    /// The effective configuration as pretty JSON, secrets replaced by `"***"`.
+    pub fn to_display_json(&self) -> String {
+        let s = |v: &str| Value::String(Cow::Owned(v.to_owned()));
+        let opt = |v: Option<&str>| v.map_or(Value::Null, s);
+        let secret = Value::String("***".into());
+        let doc = Value::Object(vec![
+            ("s3_aws_bucket_name".into(), s(&self.bucket)),
+            ("s3_aws_region".into(), opt(self.region.as_deref())),
+            ("iam_role_arn".into(), opt(self.role_arn.as_deref())),
+            (
+                "iam_external_id".into(),
+                if self.external_id.is_some() {
+                    secret.clone()
+                } else {
+                    Value::Null
+                },
+            ),
+            ("iam_role_session_name".into(), s(&self.session_name)),
+            (
+                "write_keys".into(),
+                Value::Array(self.write_keys.iter().map(|_| secret.clone()).collect()),
+            ),
+            ("key_template".into(), s(self.key_template.text())),
+            ("error_prefix".into(), s(&self.error_prefix)),
+            (
+                "compression".into(),
+                s(match self.compression {
+                    Compression::None => "none",
+                    Compression::Gzip => "gzip",
+                }),
+            ),
+            (
+                "server_side_encryption".into(),
+                opt(self.server_side_encryption.map(ServerSideEncryption::as_str)),
+            ),
+            ("ssekms_key_id".into(), opt(self.ssekms_key_id.as_deref())),
+            ("acl".into(), opt(self.acl.as_deref())),
+            (
+                "config_ttl_seconds".into(),
+                Value::Number(self.config_ttl_seconds.to_string().into()),
+            ),
+            (
+                "mappings".into(),
+                Value::Array(self.mappings.iter().map(|m| m.display.clone()).collect()),
+            ),
+        ]);
+        json::to_pretty(&doc)
+    }
+}
+
+/// A top-level setting's value, from the document or from an environment variable.
+enum Setting<'d> {
+    Doc(&'d Value<'d>),
+    Env(String, String),
+}
+
+impl Setting<'_> {
+    fn key(&self, name: &str) -> String {
+        match self {
+            Setting::Doc(_) => name.to_owned(),
+            Setting::Env(var, _) => format!("{var} (environment variable)"),
+        }
+    }
+
+    /// The setting as a string; `None` for null.
+    fn string(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        match self {
+            Setting::Env(_, text) => Ok(Some(text.trim().to_owned())),
+            Setting::Doc(Value::String(s)) => Ok(Some(s.to_string())),
+            Setting::Doc(Value::Null) => Ok(None),
+            Setting::Doc(v) => Err(ConfigError::new(
+                self.key(name),
+                format!("must be a string, found {}", v.type_name()),
+            )),
+        }
+    }
+
+    fn integer(&self, name: &str) -> Result<u64, ConfigError> {
+        let n = match self {
+            Setting::Env(_, text) => text.trim().parse::<u64>().ok(),
+            Setting::Doc(v) => as_integer(v),
+        };
+        n.ok_or_else(|| ConfigError::new(self.key(name), "must be a whole number of 0 or more"))
+    }
+}
+
+/// How an error names a top-level setting: its key, or its environment variable.
+fn key_of(setting: Option<&Setting<'_>>, name: &str) -> String {
+    setting.map_or_else(|| name.to_owned(), |s| s.key(name))
+}
+
+/// A JSON number that is a non-negative whole number written without fraction or exponent.
+pub(crate) fn as_integer(v: &Value<'_>) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Refuses an object that repeats a key (a typo or a merge accident must not silently win).
+pub(crate) fn check_unique_keys(members: &[(Cow<'_, str>, Value<'_>)], at: &str) -> Result<(), ConfigError> {
+    for (i, (k, _)) in members.iter().enumerate() {
+        if members[..i].iter().any(|(other, _)| other == k) {
+            let key = if at.is_empty() {
+                k.to_string()
+            } else {
+                format!("{at}.{k}")
+            };
+            return Err(ConfigError::new(key, "appears twice"));
+        }
+    }
+    Ok(())
+}
+
+/// ` (did you mean "x"?)` when a known key is one or two edits away from `unknown`.
+pub(crate) fn suggest(unknown: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (edit_distance(unknown, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| format!(" (did you mean {k:?}?)"))
+        .unwrap_or_default()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// S3's bucket naming rules (general purpose buckets).
+fn check_bucket_name(b: &str) -> Result<(), String> {
+    if b.contains("://") || b.starts_with("arn:") {
+        return Err(format!("{b:?} must be a bucket name, not a URI or ARN"));
+    }
+    let ok_chars = b
+        .bytes()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-');
+    let ends_ok = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ip_like = b.split('.').count() == 4 && b.split('.').all(|p| p.parse::<u8>().is_ok());
+    if !(3..=63).contains(&b.len())
+        || !ok_chars
+        || !ends_ok(b.bytes().next())
+        || !ends_ok(b.bytes().last())
+        || b.contains("..")
+        || ip_like
+        || b.starts_with("xn--")
+        || b.starts_with("sthree-")
+        || b.ends_with("-s3alias")
+        || b.ends_with("--ol-s3")
+    {
+        return Err(format!(
+            "{b:?} is not a valid S3 bucket name (3-63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit)"
+        ));
+    }
+    Ok(())
+}
+
+/// `arn:<partition>:iam::<12 digits>:role/<name>`.
+fn check_role_arn(arn: &str) -> Result<(), String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5].strip_prefix("role/").is_some_and(|n| !n.is_empty());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load_with(doc: Option<&str>, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::load(doc, "SYNC_CONFIG", &|k| env.get(k).cloned())
+    }
+
+    const MIN: &str = r#"{"s3_aws_bucket_name":"my-bucket"}"#;
+
+    #[test]
+    fn defaults_apply() {
+        let c = load_with(Some(MIN), &[("AWS_REGION", "eu-west-1")]).unwrap();
+        assert_eq!(c.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(c.session_name, "sync-to-s3");
+        assert_eq!(c.error_prefix, "_errors/");
+        assert_eq!(c.compression, Compression::None);
+        assert_eq!(c.config_ttl_seconds, 300);
+        assert_eq!(c.mappings.len(), 1);
+        assert_eq!(c.key_template.text(), DEFAULT_KEY_TEMPLATE);
+    }
+
+    #[test]
+    fn environment_overrides_the_document() {
+        let c = load_with(
+            Some(MIN),
+            &[
+                ("S3_AWS_BUCKET_NAME", "other-bucket"),
+                ("WRITE_KEYS", "a, b,,c"),
+                ("CONFIG_TTL_SECONDS", "0"),
+                ("COMPRESSION", "gzip"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.bucket, "other-bucket");
+        assert_eq!(c.write_keys.len(), 3);
+        assert_eq!(c.write_keys[1].expose(), "b");
+        assert_eq!(c.config_ttl_seconds, 0);
+        assert_eq!(c.compression, Compression::Gzip);
+    }
+
+    #[test]
+    fn no_document_uses_defaults_and_environment() {
+        let c = load_with(None, &[("S3_AWS_BUCKET_NAME", "env-bucket")]).unwrap();
+        assert_eq!(c.bucket, "env-bucket");
+        assert_eq!(c.mappings[0].columns.len(), 14);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        for (doc, env, key) in [
+            (r#"{"compresion":"gzip","s3_aws_bucket_name":"b-1"}"#, vec![], "compresion"),
+            ("{}", vec![], "s3_aws_bucket_name"),
+            (r#"{"s3_aws_bucket_name":"s3://x"}"#, vec![], "s3_aws_bucket_name"),
+            (r#"{"s3_aws_bucket_name":"Bad_Bucket"}"#, vec![], "s3_aws_bucket_name"),
+            (
+                r#"{"s3_aws_bucket_name":"b-1","iam_role_arn":"arn:aws:iam::1:role/x","iam_external_id":"abc"}"#,
+                vec![],
+                "iam_role_arn",
+            ),
+            (
+                r#"{"s3_aws_bucket_name":"b-1","iam_role_arn":"arn:aws:iam::123456789012:role/x"}"#,
+                vec![],
+                "iam_external_id",
+            ),
+            (r#"{"s3_aws_bucket_name":"b-1","compression":"zip"}"#, vec![], "compression"),
+            (r#"{"s3_aws_bucket_name":"b-1"}"#, vec![("COMPRESSION", "zip")], "COMPRESSION (environment variable)"),
+            (r#"{"s3_aws_bucket_name":"b-1","acl":"open"}"#, vec![], "acl"),
+            (r#"{"s3_aws_bucket_name":"b-1","key_template":"{type}/{time}.{ext}"}"#, vec![], "key_template"),
+            (r#"{"s3_aws_bucket_name":"b-1","key_template":"{id}{nope}"}"#, vec![], "key_template"),
+            (r#"{"s3_aws_bucket_name":"b-1","error_prefix":"../x/"}"#, vec![], "error_prefix"),
+            (r#"{"s3_aws_bucket_name":"b-1","mappings":[]}"#, vec![], "mappings"),
+            (r#"{"s3_aws_bucket_name":"b-1","mappings":[{}],"columns":{}}"#, vec![], "columns"),
+            (r#"{"s3_aws_bucket_name":"b-1","config_ttl_seconds":-1}"#, vec![], "config_ttl_seconds"),
+            (r#"{"s3_aws_bucket_name":"b-1","ssekms_key_id":"k"}"#, vec![], "ssekms_key_id"),
+            (r#"{"s3_aws_bucket_name":"b-1","write_keys":[""]}"#, vec![], "write_keys[0]"),
+        ] {
+            let err = load_with(Some(doc), &env).unwrap_err();
+            assert_eq!(err.key, key, "{doc}: {err}");
+            assert!(err.to_string().contains(&key), "{err}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_show() {
+        let c = load_with(
+            Some(r#"{"s3_aws_bucket_name":"b-1","iam_role_arn":"arn:aws:iam::123456789012:role/r","iam_external_id":"ext-SECRET-1","write_keys":["wk_SECRET_2"]}"#),
+            &[],
+        )
+        .unwrap();
+        let shown = format!("{} {:?}", c.to_display_json(), c);
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("***"));
+        let err = load_with(
+            Some(r#"{"s3_aws_bucket_name":"b-1","iam_role_arn":"arn:aws:iam::123456789012:role/r","iam_external_id":"bad secret!"}"#),
+            &[],
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("bad secret"), "{err}");
+    }
+
+    #[test]
+    fn display_is_json_that_loads_again() {
+        let c = load_with(Some(MIN), &[]).unwrap();
+        let shown = c.to_display_json();
+        let again = load_with(Some(&shown), &[]).unwrap();
+        assert_eq!(again.to_display_json(), shown);
+    }
+
+    #[test]
+    fn source_precedence() {
+        let src = |env: &[(&str, &str)]| {
+            let env: HashMap<&str, &str> = env.iter().copied().collect();
+            Source::from_lookup(&|k| env.get(k).map(|v| (*v).to_owned()))
+        };
+        assert_eq!(
+            src(&[("SYNC_CONFIG", "{}"), ("SYNC_CONFIG_PARAMETER", "/p")]),
+            Source::Inline("{}".into())
+        );
+        assert_eq!(src(&[("SYNC_CONFIG", " "), ("SYNC_CONFIG_PARAMETER", "/p")]), Source::Parameter("/p".into()));
+        assert_eq!(src(&[]), Source::Defaults);
+    }
+}

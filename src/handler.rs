@@ -1,0 +1,522 @@
+//! The handler: decode → plan → write → respond (SPEC 1, 5 and 6).
+//!
+//! [`App`] holds what is built once (configuration and sink) and lends it to every invocation.
+//! [`App::handle`] takes the raw Lambda payload and returns the [`Response`] for its kind: the
+//! SQS batch response, an API Gateway proxy response, or the direct-invoke summary. A message is
+//! reported failed if, and only if, an object holding something from it was not stored.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use futures_util::stream::{self, StreamExt};
+
+use crate::config::Config;
+use crate::input::{self, BodyError, Envelope, HttpRequest, HttpVersion, Items};
+use crate::json::{self, Value};
+use crate::key::Stamp;
+use crate::plan::{self, Plan, PlannedObject};
+use crate::sink::{ErrorClass, ObjectSink, SinkError};
+
+/// Most uploads in flight at once within one invocation.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// Time kept free before the invocation deadline: no upload starts later than this, and one
+/// still running then is abandoned and counted as failed.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+
+/// Per-invocation facts: the clock and the deadline, passed in so the handler stays testable.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation {
+    /// The upload time, in milliseconds since the Unix epoch.
+    pub now_unix_ms: i64,
+    /// When the invocation must have answered; `None` for no limit (command line).
+    pub deadline: Option<Instant>,
+}
+
+/// What the handler answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// `{"batchItemFailures": [...]}` with the failed message ids, in record order.
+    Sqs(Vec<String>),
+    /// An API Gateway proxy response; `body` is JSON text.
+    Http {
+        /// Payload format of the request.
+        version: HttpVersion,
+        /// HTTP status.
+        status: u16,
+        /// The JSON body.
+        body: String,
+    },
+    /// The direct-invoke summary.
+    Summary(Summary),
+}
+
+/// The counts of one successful invocation (SPEC 5.2).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Summary {
+    /// Valid events.
+    pub events: usize,
+    /// Rows written.
+    pub rows: usize,
+    /// Events no mapping took.
+    pub filtered: usize,
+    /// Rejected items.
+    pub rejected: usize,
+    /// Keys written, in planned order.
+    pub objects: Vec<String>,
+}
+
+impl Summary {
+    /// `{"ok": true, "events": N, ...}` as compact JSON.
+    pub fn to_json(&self) -> String {
+        let mut s = format!(
+            "{{\"ok\":true,\"events\":{},\"rows\":{},\"filtered\":{},\"rejected\":{},\"objects\":[",
+            self.events, self.rows, self.filtered, self.rejected
+        );
+        for (i, k) in self.objects.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            json::write_string(k, &mut s);
+        }
+        s.push_str("]}");
+        s
+    }
+}
+
+impl Response {
+    /// The response as the JSON document Lambda returns.
+    pub fn to_json(&self) -> String {
+        match self {
+            Response::Sqs(failures) => {
+                let mut s = String::from("{\"batchItemFailures\":[");
+                for (i, id) in failures.iter().enumerate() {
+                    if i > 0 {
+                        s.push(',');
+                    }
+                    s.push_str("{\"itemIdentifier\":");
+                    json::write_string(id, &mut s);
+                    s.push('}');
+                }
+                s.push_str("]}");
+                s
+            }
+            Response::Http { status, body, .. } => {
+                let mut s = format!(
+                    "{{\"statusCode\":{status},\"headers\":{{\"Content-Type\":\"application/json\"}},\"body\":"
+                );
+                json::write_string(body, &mut s);
+                s.push_str(",\"isBase64Encoded\":false}");
+                s
+            }
+            Response::Summary(summary) => summary.to_json(),
+        }
+    }
+}
+
+/// Why an invocation failed as a whole (the direct-invoke error, or an SQS payload that could
+/// not be read at all).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeError {
+    /// The payload cannot be used.
+    #[error("unusable payload: {0}")]
+    Payload(String),
+    /// Some objects were not stored.
+    #[error("{0}")]
+    Write(String),
+}
+
+/// What the uploads of one invocation came to.
+struct Written {
+    /// Per planned object: the error, if it was not stored.
+    errors: Vec<Option<SinkError>>,
+}
+
+impl Written {
+    fn failed(&self) -> impl Iterator<Item = &SinkError> {
+        self.errors.iter().flatten()
+    }
+
+    /// A one-line account of the failures, or `None` when everything was stored.
+    fn describe(&self) -> Option<String> {
+        let failed: Vec<&SinkError> = self.failed().collect();
+        let first = failed.first()?;
+        Some(format!(
+            "{} of {} objects were not written; first: {first}",
+            failed.len(),
+            self.errors.len()
+        ))
+    }
+}
+
+/// The function: configuration and sink, built once, lent to every invocation.
+pub struct App<S> {
+    /// The validated configuration.
+    pub config: Config,
+    /// Where objects go.
+    pub sink: S,
+    /// Most uploads in flight at once.
+    pub concurrency: usize,
+}
+
+impl<S: ObjectSink> App<S> {
+    /// An app with the default upload concurrency.
+    pub fn new(config: Config, sink: S) -> App<S> {
+        App {
+            config,
+            sink,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+
+    /// Handles one Lambda payload.
+    ///
+    /// # Errors
+    /// [`InvokeError`] when the invocation fails as a whole: a payload that is not JSON, an
+    /// unusable direct-invoke payload, or a failed write on a direct invoke.
+    pub async fn handle(&self, payload: &str, inv: &Invocation) -> Result<Response, InvokeError> {
+        let stamp = Stamp::from_unix_millis(inv.now_unix_ms);
+        match Envelope::parse(payload).map_err(|e| InvokeError::Payload(e.0))? {
+            Envelope::Sqs(batch) => {
+                let mut items = Items::default();
+                for (i, r) in batch.records.iter().enumerate() {
+                    input::collect_sqs_body(&r.body, index_u32(i), &mut items);
+                }
+                let name = |i: u32| format!("sqs:{}", batch.records[i as usize].message_id);
+                let plan = plan::plan(&self.config, &items.events, &items.rejected, &name, &stamp)
+                    .map_err(|e| InvokeError::Payload(e.to_string()))?;
+                let written = self.write(&plan, inv.deadline).await;
+                let mut failed = vec![false; batch.records.len()];
+                for (o, e) in plan.objects.iter().zip(&written.errors) {
+                    if e.is_some() {
+                        for &s in &o.sources {
+                            failed[s as usize] = true;
+                        }
+                    }
+                }
+                if batch.fifo {
+                    // FIFO: once a message fails, every later one is reported too, so that
+                    // SQS redelivers them in order.
+                    if let Some(first) = failed.iter().position(|f| *f) {
+                        failed[first..].iter_mut().for_each(|f| *f = true);
+                    }
+                }
+                Ok(Response::Sqs(
+                    batch
+                        .records
+                        .iter()
+                        .zip(&failed)
+                        .filter(|(_, f)| **f)
+                        .map(|(r, _)| r.message_id.to_string())
+                        .collect(),
+                ))
+            }
+            Envelope::Http(req) => Ok(self.handle_http(&req, &stamp, inv).await),
+            Envelope::Invoke(doc) => {
+                let mut items = Items::default();
+                input::collect(doc, 0, &mut items).map_err(|u| InvokeError::Payload(u.0))?;
+                let (summary, written) = self.run(&items, &|_| "invoke".to_owned(), &stamp, inv).await?;
+                match written.describe() {
+                    Some(why) => Err(InvokeError::Write(why)),
+                    None => Ok(Response::Summary(summary)),
+                }
+            }
+        }
+    }
+
+    async fn handle_http(&self, req: &HttpRequest<'_>, stamp: &Stamp, inv: &Invocation) -> Response {
+        let respond = |status: u16, body: String| Response::Http {
+            version: req.version,
+            status,
+            body,
+        };
+        let refuse = |status: u16, why: &str| {
+            let mut body = String::from("{\"ok\":false,\"error\":");
+            json::write_string(why, &mut body);
+            body.push('}');
+            respond(status, body)
+        };
+        if !req.method.eq_ignore_ascii_case("POST") {
+            return refuse(405, "only POST is accepted");
+        }
+        let text = match input::decode_http_body(req) {
+            Ok(t) => t,
+            Err(BodyError::TooLarge) => {
+                return refuse(413, "the body is larger than 32 MiB once decompressed")
+            }
+            Err(BodyError::Bad(why)) => return refuse(400, &why),
+        };
+        let doc = match json::parse(&text) {
+            Ok(d) => d,
+            Err(e) => return refuse(400, &format!("the body is not JSON: {e}")),
+        };
+        if !self.config.write_keys.is_empty() && !self.authorized(req, &doc) {
+            return refuse(401, "a valid write key is required (HTTP Basic user name or writeKey)");
+        }
+        let mut items = Items::default();
+        if let Err(u) = input::collect(doc, 0, &mut items) {
+            return refuse(400, &u.0);
+        }
+        let name = |_| format!("apigw:{}", req.request_id);
+        match self.run(&items, &name, stamp, inv).await {
+            Err(e) => refuse(503, &e.to_string()),
+            Ok((summary, written)) => match written.describe() {
+                Some(why) => refuse(503, &why),
+                None => respond(200, summary.to_json()),
+            },
+        }
+    }
+
+    /// Whether the request carries one of the write keys, as the HTTP Basic user name or as
+    /// the body's `writeKey`. Every configured key is compared, in constant time.
+    fn authorized(&self, req: &HttpRequest<'_>, doc: &Value<'_>) -> bool {
+        let basic = req.header("authorization").and_then(basic_user);
+        let candidates = basic
+            .as_deref()
+            .into_iter()
+            .chain(input::body_write_key(doc));
+        let mut ok = false;
+        for candidate in candidates {
+            for key in &self.config.write_keys {
+                ok |= constant_time_eq(candidate.as_bytes(), key.expose().as_bytes());
+            }
+        }
+        ok
+    }
+
+    /// Plans and writes; the summary counts what was planned.
+    async fn run(
+        &self,
+        items: &Items<'_>,
+        source_name: &dyn Fn(u32) -> String,
+        stamp: &Stamp,
+        inv: &Invocation,
+    ) -> Result<(Summary, Written), InvokeError> {
+        let plan = plan::plan(&self.config, &items.events, &items.rejected, source_name, stamp)
+            .map_err(|e| InvokeError::Write(e.to_string()))?;
+        let written = self.write(&plan, inv.deadline).await;
+        let summary = Summary {
+            events: items.events.len(),
+            rows: plan.rows,
+            filtered: plan.filtered,
+            rejected: items.rejected.len(),
+            objects: plan.objects.iter().map(|o| o.key.clone()).collect(),
+        };
+        Ok((summary, written))
+    }
+
+    /// Writes every planned object, at most `concurrency` at once, starting none that cannot
+    /// finish before the deadline.
+    async fn write(&self, plan: &Plan, deadline: Option<Instant>) -> Written {
+        let cutoff = deadline.map(|d| d.checked_sub(DEADLINE_MARGIN).unwrap_or(d));
+        let results: Vec<(usize, Result<(), SinkError>)> = stream::iter(plan.objects.iter().enumerate())
+            .map(|(i, o)| async move { (i, self.put_one(o, cutoff).await) })
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
+        let mut errors = vec![None; plan.objects.len()];
+        for (i, r) in results {
+            errors[i] = r.err();
+        }
+        Written { errors }
+    }
+
+    async fn put_one(&self, o: &PlannedObject, cutoff: Option<Instant>) -> Result<(), SinkError> {
+        let fail = |message: String| SinkError {
+            key: o.key.clone(),
+            class: ErrorClass::Permanent,
+            message,
+        };
+        if let Some(why) = &o.unwritable {
+            return Err(fail(why.clone()));
+        }
+        let Some(cutoff) = cutoff else {
+            return self.sink.put(o).await;
+        };
+        let left = cutoff.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(SinkError {
+                class: ErrorClass::Transient,
+                ..fail("not started: the invocation deadline is too near".to_owned())
+            });
+        }
+        match tokio::time::timeout(left, self.sink.put(o)).await {
+            Ok(r) => r,
+            Err(_) => Err(SinkError {
+                class: ErrorClass::Transient,
+                ..fail("abandoned: the invocation deadline is too near".to_owned())
+            }),
+        }
+    }
+}
+
+fn index_u32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+/// The user name of `Authorization: Basic base64(user:password)` (Segment's convention puts
+/// the write key there with an empty password).
+fn basic_user(header: &str) -> Option<String> {
+    let (scheme, creds) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(creds.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let user = text.split_once(':').map_or(text.as_str(), |(u, _)| u);
+    Some(user.to_owned())
+}
+
+/// Compares without stopping at the first difference (the length is not secret).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a
+        .iter()
+        .zip(b)
+        .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
+    diff == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::memory::MemorySink;
+
+    fn app(doc: &str, sink: MemorySink) -> App<MemorySink> {
+        App::new(Config::load(Some(doc), "test", &|_| None).unwrap(), sink)
+    }
+
+    fn inv() -> Invocation {
+        Invocation {
+            now_unix_ms: 0,
+            deadline: None,
+        }
+    }
+
+    fn sqs(bodies: &[&str], arn: &str) -> String {
+        let records: Vec<String> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let mut body = String::new();
+                json::write_string(b, &mut body);
+                format!(r#"{{"messageId":"m{i}","body":{body},"eventSource":"aws:sqs","eventSourceARN":"{arn}"}}"#)
+            })
+            .collect();
+        format!(r#"{{"Records":[{}]}}"#, records.join(","))
+    }
+
+    #[tokio::test]
+    async fn a_failed_object_fails_exactly_its_messages() {
+        let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::failing(|k| k.starts_with("identify/")));
+        let payload = sqs(
+            &[r#"{"type":"track"}"#, r#"{"type":"identify"}"#, r#"{"type":"track"}"#, "not json"],
+            "arn:aws:sqs:us-east-1:1:q",
+        );
+        let r = a.handle(&payload, &inv()).await.unwrap();
+        assert_eq!(r, Response::Sqs(vec!["m1".into()]));
+        let stored = a.sink.objects();
+        assert_eq!(stored.len(), 2); // track + error object
+    }
+
+    #[tokio::test]
+    async fn a_failed_error_object_fails_the_rejected_messages() {
+        let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::failing(|k| k.starts_with("_errors/")));
+        let payload = sqs(&[r#"{"type":"track"}"#, "oops"], "arn:aws:sqs:us-east-1:1:q");
+        let r = a.handle(&payload, &inv()).await.unwrap();
+        assert_eq!(r, Response::Sqs(vec!["m1".into()]));
+    }
+
+    #[tokio::test]
+    async fn fifo_reports_every_message_after_the_first_failure() {
+        let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::failing(|k| k.starts_with("identify/")));
+        let payload = sqs(
+            &[r#"{"type":"track"}"#, r#"{"type":"identify"}"#, r#"{"type":"track"}"#],
+            "arn:aws:sqs:us-east-1:1:q.fifo",
+        );
+        let r = a.handle(&payload, &inv()).await.unwrap();
+        assert_eq!(r, Response::Sqs(vec!["m1".into(), "m2".into()]));
+    }
+
+    fn http(method: &str, body: &str, headers: &str) -> String {
+        let mut b = String::new();
+        json::write_string(body, &mut b);
+        format!(r#"{{"version":"2.0","requestContext":{{"http":{{"method":"{method}"}},"requestId":"rq"}},"headers":{{{headers}}},"body":{b},"isBase64Encoded":false}}"#)
+    }
+
+    async fn status(a: &App<MemorySink>, payload: &str) -> (u16, String) {
+        match a.handle(payload, &inv()).await.unwrap() {
+            Response::Http { status, body, .. } => (status, body),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn http_statuses_follow_the_spec_order() {
+        let a = app(r#"{"s3_aws_bucket_name":"b-1","write_keys":["wk"]}"#, MemorySink::new());
+        let basic = format!(
+            r#""authorization":"Basic {}""#,
+            base64::engine::general_purpose::STANDARD.encode("wk:")
+        );
+        assert_eq!(status(&a, &http("GET", "{}", "")).await.0, 405);
+        assert_eq!(status(&a, &http("POST", "nope", "")).await.0, 400);
+        assert_eq!(status(&a, &http("POST", r#"{"type":"track"}"#, "")).await.0, 401);
+        assert_eq!(status(&a, &http("POST", "\"str\"", &basic)).await.0, 400);
+        assert_eq!(status(&a, &http("POST", r#"{"type":"track"}"#, &basic)).await.0, 200);
+        assert_eq!(
+            status(&a, &http("POST", r#"{"type":"track","writeKey":"wk"}"#, "")).await.0,
+            200
+        );
+        assert_eq!(
+            status(&a, &http("POST", r#"{"batch":[{"type":"track"}],"writeKey":"wx"}"#, "")).await.0,
+            401
+        );
+        assert!(a.sink.objects().len() <= 2);
+    }
+
+    #[tokio::test]
+    async fn http_write_failure_is_503() {
+        let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::failing(|_| true));
+        let (code, body) = status(&a, &http("POST", r#"{"type":"track"}"#, "")).await;
+        assert_eq!(code, 503);
+        assert!(body.starts_with("{\"ok\":false,\"error\":"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn invoke_failures_are_errors() {
+        let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::failing(|_| true));
+        assert!(matches!(
+            a.handle(r#"{"type":"track"}"#, &inv()).await,
+            Err(InvokeError::Write(_))
+        ));
+        assert!(matches!(a.handle("42", &inv()).await, Err(InvokeError::Payload(_))));
+        assert!(matches!(a.handle("{", &inv()).await, Err(InvokeError::Payload(_))));
+    }
+
+    #[tokio::test]
+    async fn a_passed_deadline_starts_no_upload() {
+        let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::new());
+        let late = Invocation {
+            now_unix_ms: 0,
+            deadline: Some(Instant::now()),
+        };
+        let payload = sqs(&[r#"{"type":"track"}"#], "arn:aws:sqs:us-east-1:1:q");
+        let r = a.handle(&payload, &late).await.unwrap();
+        assert_eq!(r, Response::Sqs(vec!["m0".into()]));
+        assert!(a.sink.objects().is_empty());
+    }
+
+    #[test]
+    fn basic_user_is_the_text_before_the_first_colon() {
+        let enc = |s: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(s));
+        assert_eq!(basic_user(&enc("key:")).as_deref(), Some("key"));
+        assert_eq!(basic_user(&enc("key:pw:x")).as_deref(), Some("key"));
+        assert_eq!(basic_user(&enc("key")).as_deref(), Some("key"));
+        assert_eq!(basic_user("Bearer x"), None);
+        assert_eq!(basic_user("basic !!!"), None);
+    }
+}

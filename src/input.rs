@@ -1,0 +1,682 @@
+//! Lambda payloads (SPEC 1): SQS events, API Gateway proxy events (HTTP API 2.0 and REST 1.0)
+//! and direct invokes, told apart by shape, and the events inside them.
+//!
+//! Decoding happens in stages so that every event can borrow its text instead of copying it:
+//! [`Envelope::parse`] reads the Lambda payload; [`decode_http_body`] undoes base64 and gzip
+//! (with the 32 MiB limit) for API Gateway; [`collect`] turns one JSON document (an event, a
+//! `{"batch": [...]}` object or an array) into [`Event`]s and [`Rejected`] items, applying the
+//! batch-level `context`/`integrations` merge. Nothing here does I/O or knows about AWS clients.
+
+use std::borrow::Cow;
+use std::io::Read;
+
+use base64::Engine;
+
+use crate::json::{self, Value};
+
+/// Most bytes an API Gateway body may have once decoded and decompressed (SPEC 5.2).
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// The deepest an event may nest (SPEC 9): the event object is depth 1.
+pub const MAX_EVENT_DEPTH: usize = 128;
+
+/// Segment's event types.
+pub const EVENT_TYPES: [&str; 6] = ["identify", "track", "page", "screen", "group", "alias"];
+
+/// A Lambda payload, recognised by shape.
+#[derive(Debug)]
+pub enum Envelope<'p> {
+    /// An SQS event.
+    Sqs(SqsBatch<'p>),
+    /// An API Gateway proxy request.
+    Http(HttpRequest<'p>),
+    /// A direct invoke: the payload is the document.
+    Invoke(Value<'p>),
+}
+
+/// The records of an SQS event.
+#[derive(Debug)]
+pub struct SqsBatch<'p> {
+    /// Records in delivery order.
+    pub records: Vec<SqsRecord<'p>>,
+    /// Whether the queue is FIFO (`eventSourceARN` ends in `.fifo`).
+    pub fifo: bool,
+}
+
+/// One SQS message.
+#[derive(Debug)]
+pub struct SqsRecord<'p> {
+    /// The message id, reported back in `batchItemFailures`.
+    pub message_id: Cow<'p, str>,
+    /// The message body, unescaped.
+    pub body: Cow<'p, str>,
+}
+
+/// An API Gateway proxy request, either payload format.
+#[derive(Debug)]
+pub struct HttpRequest<'p> {
+    /// `2.0` (HTTP API) or `1.0` (REST API).
+    pub version: HttpVersion,
+    /// The HTTP method, as sent.
+    pub method: Cow<'p, str>,
+    /// Header names and values, as sent.
+    pub headers: Vec<(Cow<'p, str>, Cow<'p, str>)>,
+    /// The body, still base64-encoded when `is_base64` is set.
+    pub body: Option<Cow<'p, str>>,
+    /// `isBase64Encoded`.
+    pub is_base64: bool,
+    /// `requestContext.requestId`, used as the rejected items' source.
+    pub request_id: String,
+}
+
+/// API Gateway payload format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpVersion {
+    /// REST API proxy, payload format 1.0.
+    V1,
+    /// HTTP API, payload format 2.0.
+    V2,
+}
+
+impl HttpRequest<'_> {
+    /// The first value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_ref())
+    }
+}
+
+/// Why a payload cannot be used at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PayloadError(pub String);
+
+impl<'p> Envelope<'p> {
+    /// Parses a Lambda payload and recognises its shape (SPEC 1 and 9).
+    ///
+    /// # Errors
+    /// [`PayloadError`] when the payload is not JSON, or is an SQS event with a record that has
+    /// no message id.
+    pub fn parse(text: &'p str) -> Result<Envelope<'p>, PayloadError> {
+        let doc =
+            json::parse(text).map_err(|e| PayloadError(format!("the payload is not JSON: {e}")))?;
+        if let Some(Value::Array(records)) = doc.get("Records") {
+            let all_sqs = !records.is_empty()
+                && records
+                    .iter()
+                    .all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"));
+            if all_sqs {
+                return Self::sqs(doc);
+            }
+        }
+        let http_v2 = matches!(doc.get("version").and_then(Value::as_str), Some("2.0"))
+            && doc
+                .get("requestContext")
+                .and_then(|c| c.get("http"))
+                .is_some();
+        let http_v1 = doc.get("httpMethod").is_some() && doc.get("requestContext").is_some();
+        if http_v2 || http_v1 {
+            return Ok(Envelope::Http(Self::http(
+                doc,
+                if http_v2 { HttpVersion::V2 } else { HttpVersion::V1 },
+            )));
+        }
+        Ok(Envelope::Invoke(doc))
+    }
+
+    fn sqs(doc: Value<'p>) -> Result<Envelope<'p>, PayloadError> {
+        let Value::Object(members) = doc else {
+            unreachable!("only objects have Records");
+        };
+        let records = members
+            .into_iter()
+            .rev()
+            .find(|(k, _)| k == "Records")
+            .map(|(_, v)| v);
+        let Some(Value::Array(records)) = records else {
+            unreachable!("checked by the caller");
+        };
+        let mut fifo = false;
+        let mut out = Vec::with_capacity(records.len());
+        for (i, record) in records.into_iter().enumerate() {
+            let Value::Object(fields) = record else {
+                unreachable!("every record has eventSource");
+            };
+            let (mut message_id, mut body) = (None, None);
+            for (k, v) in fields {
+                match (k.as_ref(), v) {
+                    ("messageId", Value::String(s)) => message_id = Some(s),
+                    ("body", Value::String(s)) => body = Some(s),
+                    ("eventSourceARN", Value::String(s)) => fifo |= s.ends_with(".fifo"),
+                    _ => {}
+                }
+            }
+            let Some(message_id) = message_id else {
+                return Err(PayloadError(format!("SQS record {i} has no messageId")));
+            };
+            out.push(SqsRecord {
+                message_id,
+                // A record without a body is kept as an empty message, which is then rejected
+                // and written to the error object rather than dropped.
+                body: body.unwrap_or_default(),
+            });
+        }
+        Ok(Envelope::Sqs(SqsBatch {
+            records: out,
+            fifo,
+        }))
+    }
+
+    fn http(doc: Value<'p>, version: HttpVersion) -> HttpRequest<'p> {
+        let Value::Object(members) = doc else {
+            unreachable!("only objects have httpMethod or version");
+        };
+        let mut req = HttpRequest {
+            version,
+            method: Cow::Borrowed(""),
+            headers: Vec::new(),
+            body: None,
+            is_base64: false,
+            request_id: String::new(),
+        };
+        let mut multi = Vec::new();
+        for (k, v) in members {
+            match (k.as_ref(), v) {
+                ("httpMethod", Value::String(m)) if version == HttpVersion::V1 => req.method = m,
+                ("requestContext", ctx) => {
+                    if let Some(id) = ctx.get("requestId").and_then(Value::as_str) {
+                        req.request_id = id.to_owned();
+                    }
+                    if version == HttpVersion::V2 {
+                        if let Some(m) = ctx.get("http").and_then(|h| h.get("method")) {
+                            if let Some(m) = m.as_str() {
+                                req.method = Cow::Owned(m.to_owned());
+                            }
+                        }
+                    }
+                }
+                ("headers", Value::Object(hs)) => {
+                    for (name, value) in hs {
+                        if let Value::String(value) = value {
+                            req.headers.push((name, value));
+                        }
+                    }
+                }
+                ("multiValueHeaders", Value::Object(hs)) => {
+                    for (name, values) in hs {
+                        if let Value::Array(values) = values {
+                            if let Some(Value::String(first)) = values.into_iter().next() {
+                                multi.push((name, first));
+                            }
+                        }
+                    }
+                }
+                ("body", Value::String(b)) => req.body = Some(b),
+                ("isBase64Encoded", Value::Bool(b)) => req.is_base64 = b,
+                _ => {}
+            }
+        }
+        // `headers` wins; `multiValueHeaders` fills in names it lacks (REST API sends both).
+        for (name, value) in multi {
+            if req.header(&name).is_none() {
+                req.headers.push((name, value));
+            }
+        }
+        req
+    }
+}
+
+/// Why an API Gateway body is refused before it is parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// 400: bad base64, bad gzip, unsupported encoding, not UTF-8, or no body.
+    Bad(String),
+    /// 413: larger than [`MAX_BODY_BYTES`] once decoded.
+    TooLarge,
+}
+
+/// Undoes base64 and gzip (`Content-Encoding`, case-insensitive) and checks the size and UTF-8.
+/// A gzip body is inflated only up to the limit, never whole.
+///
+/// # Errors
+/// [`BodyError`] as described on its variants.
+pub fn decode_http_body<'b>(req: &'b HttpRequest<'_>) -> Result<Cow<'b, str>, BodyError> {
+    let Some(body) = req.body.as_deref() else {
+        return Err(BodyError::Bad("the request has no body".to_owned()));
+    };
+    let mut bytes: Cow<'b, [u8]> = Cow::Borrowed(body.as_bytes());
+    if req.is_base64 {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(body.trim_end())
+            .map_err(|e| BodyError::Bad(format!("the body is not valid base64: {e}")))?;
+        bytes = Cow::Owned(decoded);
+    }
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(BodyError::TooLarge);
+    }
+    let encoding = req
+        .header("content-encoding")
+        .map(|e| e.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    match encoding.as_str() {
+        "" | "identity" => {}
+        "gzip" | "x-gzip" => {
+            let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(MAX_BODY_BYTES));
+            let limit = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX) + 1;
+            flate2::read::MultiGzDecoder::new(&bytes[..])
+                .take(limit)
+                .read_to_end(&mut out)
+                .map_err(|e| BodyError::Bad(format!("the body is not valid gzip: {e}")))?;
+            if out.len() > MAX_BODY_BYTES {
+                return Err(BodyError::TooLarge);
+            }
+            bytes = Cow::Owned(out);
+        }
+        other => {
+            return Err(BodyError::Bad(format!(
+                "Content-Encoding {other:?} is not supported (use gzip or none)"
+            )))
+        }
+    }
+    match bytes {
+        Cow::Borrowed(b) => std::str::from_utf8(b).map(Cow::Borrowed),
+        Cow::Owned(b) => String::from_utf8(b).map(Cow::Owned).map_err(|e| e.utf8_error()),
+    }
+    .map_err(|e| BodyError::Bad(format!("the body is not UTF-8: {e}")))
+}
+
+/// The `writeKey` of a body that is an object (a batch or a single event).
+pub fn body_write_key<'v>(doc: &'v Value<'_>) -> Option<&'v str> {
+    doc.get("writeKey").and_then(Value::as_str)
+}
+
+/// One valid event and the message it came from.
+#[derive(Debug, Clone)]
+pub struct Event<'a> {
+    /// The event object, after the batch merge.
+    pub value: Value<'a>,
+    /// Its `type`, one of [`EVENT_TYPES`].
+    pub event_type: &'static str,
+    /// Index of the message (SQS record) it came from; 0 for API Gateway and direct invokes.
+    pub source: u32,
+}
+
+/// An item that is not an event, kept for the error object (SPEC 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// Why, on one line.
+    pub reason: String,
+    /// Index of the message it came from.
+    pub source: u32,
+    /// Position in its batch or array; `None` for a whole message.
+    pub index: Option<usize>,
+    /// The raw message text, or the element's compact JSON.
+    pub body: String,
+}
+
+/// What one payload holds.
+#[derive(Debug, Default)]
+pub struct Items<'a> {
+    /// Valid events, in input order.
+    pub events: Vec<Event<'a>>,
+    /// Rejected items, in input order.
+    pub rejected: Vec<Rejected>,
+}
+
+/// Why a whole document is unusable (API Gateway 400, direct invoke failure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unusable(pub String);
+
+/// Collects the events of one document (an event, a batch object or an array) into `items`.
+///
+/// When the document as a whole is not usable, returns its reason and adds nothing; the caller
+/// decides whether that is a rejected message (SQS) or a refused request.
+///
+/// # Errors
+/// [`Unusable`] when the document is neither an event, a batch object nor an array.
+pub fn collect<'a>(doc: Value<'a>, source: u32, items: &mut Items<'a>) -> Result<(), Unusable> {
+    match doc {
+        Value::Array(elements) => {
+            collect_elements(elements, None, source, items);
+            Ok(())
+        }
+        Value::Object(members) => {
+            if matches!(
+                members.iter().rev().find(|(k, _)| k == "batch"),
+                Some((_, Value::Array(_)))
+            ) {
+                let (mut elements, mut context, mut integrations) = (Vec::new(), None, None);
+                for (k, v) in members {
+                    match (k.as_ref(), v) {
+                        ("batch", Value::Array(e)) => elements = e,
+                        ("context", v @ Value::Object(_)) => context = Some(v),
+                        ("integrations", v @ Value::Object(_)) => integrations = Some(v),
+                        _ => {}
+                    }
+                }
+                let merge = BatchMerge {
+                    context,
+                    integrations,
+                };
+                collect_elements(elements, Some(&merge), source, items);
+                Ok(())
+            } else {
+                let value = Value::Object(members);
+                match check_event(&value) {
+                    Ok(event_type) => {
+                        items.events.push(Event {
+                            value,
+                            event_type,
+                            source,
+                        });
+                        Ok(())
+                    }
+                    Err(reason) => Err(Unusable(reason)),
+                }
+            }
+        }
+        other => Err(Unusable(format!(
+            "expected an event object, a {{\"batch\": [...]}} object or an array of events, found {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// A batch object's top-level `context` and `integrations`, merged under each event's own.
+struct BatchMerge<'a> {
+    context: Option<Value<'a>>,
+    integrations: Option<Value<'a>>,
+}
+
+impl<'a> BatchMerge<'a> {
+    /// `{...batch.x, ...event.x}` for `x` in context, integrations: the batch's keys first in
+    /// their order, the event's value replacing a key in place, the event's other keys after.
+    fn apply(&self, event: &mut Value<'a>) {
+        let Value::Object(members) = event else {
+            return;
+        };
+        for (name, batch_value) in [("context", &self.context), ("integrations", &self.integrations)] {
+            let Some(Value::Object(batch_members)) = batch_value else {
+                continue;
+            };
+            match members.iter_mut().rev().find(|(k, _)| k == name) {
+                Some((_, Value::Object(own))) => {
+                    let mut merged = batch_members.clone();
+                    for (k, v) in own.drain(..) {
+                        match merged.iter_mut().find(|(mk, _)| *mk == k) {
+                            Some(slot) => slot.1 = v,
+                            None => merged.push((k, v)),
+                        }
+                    }
+                    *own = merged;
+                }
+                Some((_, slot @ Value::Null)) => *slot = Value::Object(batch_members.clone()),
+                Some(_) => {} // not an object: the event's own value stands
+                None => members.push((Cow::Borrowed(name), Value::Object(batch_members.clone()))),
+            }
+        }
+    }
+}
+
+fn collect_elements<'a>(
+    elements: Vec<Value<'a>>,
+    merge: Option<&BatchMerge<'a>>,
+    source: u32,
+    items: &mut Items<'a>,
+) {
+    items.events.reserve(elements.len());
+    for (index, mut value) in elements.into_iter().enumerate() {
+        let checked = match check_type(&value) {
+            Ok(event_type) => {
+                if let Some(merge) = merge {
+                    // The rejected body must be the element as received, so render it before
+                    // merging in the (rare) case that the merged event turns out too deep.
+                    if value.deeper_than(MAX_EVENT_DEPTH) {
+                        Err(too_deep())
+                    } else {
+                        merge.apply(&mut value);
+                        Ok(event_type)
+                    }
+                } else {
+                    check_depth(&value).map(|()| event_type)
+                }
+            }
+            Err(reason) => Err(reason),
+        };
+        match checked {
+            Ok(event_type) => items.events.push(Event {
+                value,
+                event_type,
+                source,
+            }),
+            Err(reason) => items.rejected.push(Rejected {
+                reason,
+                source,
+                index: Some(index),
+                body: json::to_compact(&value),
+            }),
+        }
+    }
+}
+
+/// Checks that `v` is an event: an object with a known `type`, nested at most 128 deep.
+///
+/// # Errors
+/// A one-line reason.
+pub fn check_event(v: &Value<'_>) -> Result<&'static str, String> {
+    let t = check_type(v)?;
+    check_depth(v)?;
+    Ok(t)
+}
+
+fn check_type(v: &Value<'_>) -> Result<&'static str, String> {
+    if !matches!(v, Value::Object(_)) {
+        return Err(format!("not an event: expected an object, found {}", v.type_name()));
+    }
+    match v.get("type") {
+        None => Err("not an event: no \"type\"".to_owned()),
+        Some(Value::String(t)) => EVENT_TYPES
+            .iter()
+            .find(|known| **known == t.as_ref())
+            .copied()
+            .ok_or_else(|| {
+                format!(
+                    "not an event: \"type\" is {}, not one of {}",
+                    json::to_compact(&Value::String(t.clone())),
+                    EVENT_TYPES.join(", ")
+                )
+            }),
+        Some(other) => Err(format!(
+            "not an event: \"type\" is {}, not a string",
+            other.type_name()
+        )),
+    }
+}
+
+fn check_depth(v: &Value<'_>) -> Result<(), String> {
+    if v.deeper_than(MAX_EVENT_DEPTH) {
+        Err(too_deep())
+    } else {
+        Ok(())
+    }
+}
+
+fn too_deep() -> String {
+    format!("not an event: nested deeper than {MAX_EVENT_DEPTH} levels")
+}
+
+/// Collects one SQS message: a message that is not JSON, or not an event, batch or array, is
+/// one rejected item holding the raw text.
+pub fn collect_sqs_body<'a>(body: &'a str, source: u32, items: &mut Items<'a>) {
+    let result = match json::parse(body) {
+        Ok(doc) => collect(doc, source, items).map_err(|u| u.0),
+        Err(e) => Err(format!("not JSON: {e}")),
+    };
+    if let Err(reason) = result {
+        items.rejected.push(Rejected {
+            reason,
+            source,
+            index: None,
+            body: body.to_owned(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items_of(body: &str) -> (Vec<String>, Vec<Rejected>) {
+        let mut items = Items::default();
+        collect_sqs_body(body, 0, &mut items);
+        (
+            items.events.iter().map(|e| json::to_compact(&e.value)).collect(),
+            items.rejected,
+        )
+    }
+
+    #[test]
+    fn recognises_payload_shapes() {
+        let sqs = r#"{"Records":[{"eventSource":"aws:sqs","messageId":"m1","body":"{}","eventSourceARN":"arn:aws:sqs:us-east-1:1:q.fifo"}]}"#;
+        match Envelope::parse(sqs).unwrap() {
+            Envelope::Sqs(b) => {
+                assert!(b.fifo);
+                assert_eq!(b.records[0].message_id, "m1");
+            }
+            other => panic!("{other:?}"),
+        }
+        let v2 = r#"{"version":"2.0","requestContext":{"http":{"method":"POST"},"requestId":"r"},"headers":{"Content-Encoding":"gzip"},"body":"x"}"#;
+        match Envelope::parse(v2).unwrap() {
+            Envelope::Http(r) => {
+                assert_eq!(r.version, HttpVersion::V2);
+                assert_eq!(r.method, "POST");
+                assert_eq!(r.header("content-encoding"), Some("gzip"));
+                assert_eq!(r.request_id, "r");
+            }
+            other => panic!("{other:?}"),
+        }
+        let v1 = r#"{"httpMethod":"GET","requestContext":{"requestId":"r1"},"multiValueHeaders":{"X":["a","b"]}}"#;
+        match Envelope::parse(v1).unwrap() {
+            Envelope::Http(r) => {
+                assert_eq!(r.version, HttpVersion::V1);
+                assert_eq!(r.method, "GET");
+                assert_eq!(r.header("x"), Some("a"));
+            }
+            other => panic!("{other:?}"),
+        }
+        for invoke in [
+            r#"{"type":"track"}"#,
+            r#"{"Records":[]}"#,
+            r#"{"Records":[{"eventSource":"aws:sns"}]}"#,
+            "[1]",
+        ] {
+            assert!(matches!(Envelope::parse(invoke).unwrap(), Envelope::Invoke(_)), "{invoke}");
+        }
+    }
+
+    #[test]
+    fn whole_message_rejections_keep_raw_text() {
+        for body in ["{\"type\":", "{\"event\":\"x\"}", "{\"type\":\"Track\"}", "\"s\"", "42", ""] {
+            let (events, rejected) = items_of(body);
+            assert!(events.is_empty());
+            assert_eq!(rejected.len(), 1, "{body}");
+            assert_eq!(rejected[0].body, body);
+            assert_eq!(rejected[0].index, None);
+            assert!(!rejected[0].reason.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn batch_elements_are_rejected_one_by_one() {
+        let (events, rejected) =
+            items_of(r#"{"batch":[{"type":"track"},42,{"type":"x"}, {"a" : "é\n"}]}"#);
+        assert_eq!(events.len(), 1);
+        let bodies: Vec<_> = rejected.iter().map(|r| (r.index, r.body.as_str())).collect();
+        assert_eq!(
+            bodies,
+            [(Some(1), "42"), (Some(2), r#"{"type":"x"}"#), (Some(3), "{\"a\":\"é\\n\"}")]
+        );
+    }
+
+    #[test]
+    fn batch_context_merges_shallowly_in_javascript_order() {
+        let (events, _) = items_of(
+            r#"{"batch":[{"type":"track","context":{"ip":"1","locale":"x"}},{"type":"page"}],"context":{"library":{"name":"l"},"ip":"0"},"integrations":{"All":true},"writeKey":"k"}"#,
+        );
+        assert_eq!(
+            events[0],
+            r#"{"type":"track","context":{"library":{"name":"l"},"ip":"1","locale":"x"},"integrations":{"All":true}}"#
+        );
+        assert_eq!(
+            events[1],
+            r#"{"type":"page","context":{"library":{"name":"l"},"ip":"0"},"integrations":{"All":true}}"#
+        );
+    }
+
+    #[test]
+    fn an_event_deeper_than_128_is_rejected_alone() {
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n - 1), "]".repeat(n - 1));
+        let ok = format!(r#"{{"type":"track","p":{}}}"#, deep(128));
+        let bad = format!(r#"{{"type":"track","p":{}}}"#, deep(129));
+        let (events, rejected) = items_of(&format!("[{ok},{bad},{ok}]"));
+        assert_eq!(events.len(), 2);
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].index, Some(1));
+        assert_eq!(rejected[0].body, bad);
+        let (events, rejected) = items_of(&format!(r#"{{"batch":[{}]}}"#, format!(r#"{{"type":"track","p":{}}}"#, deep(400))));
+        assert!(events.is_empty());
+        assert_eq!(rejected.len(), 1);
+    }
+
+    fn http_with(body: &[u8], gzip: bool) -> HttpRequest<'static> {
+        let mut bytes = body.to_vec();
+        if gzip {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(body).unwrap();
+            bytes = e.finish().unwrap();
+        }
+        HttpRequest {
+            version: HttpVersion::V2,
+            method: "POST".into(),
+            headers: if gzip {
+                vec![("Content-Encoding".into(), "GZIP".into())]
+            } else {
+                vec![]
+            },
+            body: Some(base64::engine::general_purpose::STANDARD.encode(bytes).into()),
+            is_base64: true,
+            request_id: "r".into(),
+        }
+    }
+
+    #[test]
+    fn http_bodies_are_base64_and_gzip_decoded() {
+        let req = http_with(b"{\"type\":\"track\"}", true);
+        assert_eq!(decode_http_body(&req).unwrap(), "{\"type\":\"track\"}");
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_refused_without_inflating_it_all() {
+        let req = http_with(&vec![b'0'; MAX_BODY_BYTES + 1], true);
+        assert_eq!(decode_http_body(&req), Err(BodyError::TooLarge));
+        let exact = http_with(&vec![b' '; MAX_BODY_BYTES], true);
+        assert!(decode_http_body(&exact).is_ok());
+    }
+
+    #[test]
+    fn bad_bodies_are_refused() {
+        let mut req = http_with(b"{}", false);
+        req.body = Some("not base64!".into());
+        assert!(matches!(decode_http_body(&req), Err(BodyError::Bad(_))));
+        let mut req = http_with(&[0xff, 0xfe], false);
+        assert!(matches!(decode_http_body(&req), Err(BodyError::Bad(_))));
+        req.body = None;
+        assert!(matches!(decode_http_body(&req), Err(BodyError::Bad(_))));
+        let mut req = http_with(b"{}", false);
+        req.headers.push(("content-encoding".into(), "br".into()));
+        assert!(matches!(decode_http_body(&req), Err(BodyError::Bad(_))));
+    }
+}

@@ -1,0 +1,804 @@
+//! A borrowed JSON tree that keeps what the spec needs and common models lose.
+//!
+//! SPEC 1 and 3.2 require numbers to be written out exactly as they came in (`12.50`, `1e3`,
+//! `-0`) and object keys to keep their input order; SPEC 9 requires an event deeper than 128 to be
+//! rejected *by itself*, without spoiling the rest of its batch. This module parses into a tree
+//! whose strings and numbers borrow from the input where they can, whose objects are ordered
+//! `Vec`s of pairs, and whose containers beyond [`DEPTH_CAP`] are validated without recursion and
+//! kept as raw text ([`Value::TooDeep`]) so that a hostile document can neither overflow the
+//! stack nor hide a good event next to a deep one.
+//!
+//! It also renders values as the spec's compact JSON (3.2): no spaces, non-ASCII as itself, only
+//! `"`, `\` and characters below U+0020 escaped. It does no I/O.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Containers nested deeper than this (counted from the document root, which is depth 1) are not
+/// built as a tree; they are validated iteratively and kept as [`Value::TooDeep`].
+///
+/// Events sit at most at depth 3 of a payload (`{"batch": [event]}`), so an event's own depth
+/// can be checked up to 128 levels with room to spare.
+pub const DEPTH_CAP: usize = 132;
+
+/// One JSON value; strings and numbers borrow from the parsed text when no unescaping is needed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number, as its exact text in the input.
+    Number(Cow<'a, str>),
+    /// A string, unescaped.
+    String(Cow<'a, str>),
+    /// An array.
+    Array(Vec<Value<'a>>),
+    /// An object: its members in input order (a repeated key keeps every occurrence; lookups
+    /// take the last, as JavaScript's `JSON.parse` does).
+    Object(Vec<(Cow<'a, str>, Value<'a>)>),
+    /// A valid container nested beyond [`DEPTH_CAP`], kept as its raw text.
+    TooDeep(Cow<'a, str>),
+}
+
+impl<'a> Value<'a> {
+    /// The member `key` of an object (the last one when the key repeats).
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
+        match self {
+            Value::Object(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The string, when this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value with every borrowed part copied, so that it outlives the text it came from.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(b),
+            Value::Number(n) => Value::Number(Cow::Owned(n.into_owned())),
+            Value::String(s) => Value::String(Cow::Owned(s.into_owned())),
+            Value::Array(items) => Value::Array(items.into_iter().map(Value::into_owned).collect()),
+            Value::Object(members) => Value::Object(
+                members
+                    .into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .collect(),
+            ),
+            Value::TooDeep(raw) => Value::TooDeep(Cow::Owned(raw.into_owned())),
+        }
+    }
+
+    /// Whether this value nests deeper than `limit` levels (a scalar is depth 0, an object or
+    /// array holding only scalars is depth 1).
+    pub fn deeper_than(&self, limit: usize) -> bool {
+        match self {
+            Value::Array(items) => limit == 0 || items.iter().any(|v| v.deeper_than(limit - 1)),
+            Value::Object(members) => {
+                limit == 0 || members.iter().any(|(_, v)| v.deeper_than(limit - 1))
+            }
+            Value::TooDeep(_) => true,
+            _ => false,
+        }
+    }
+
+    /// A short name of the value's JSON type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "an array",
+            Value::Object(_) | Value::TooDeep(_) => "an object",
+        }
+    }
+}
+
+/// Why a text is not JSON, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// Byte offset of the problem.
+    pub offset: usize,
+    /// What is wrong there.
+    pub what: &'static str,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid JSON at byte {}: {}", self.offset, self.what)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Parses one JSON document (surrounding white space allowed, nothing else).
+///
+/// # Errors
+/// [`ParseError`] when the text is not exactly one valid JSON value.
+pub fn parse(text: &str) -> Result<Value<'_>, ParseError> {
+    let mut p = Parser {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
+    p.skip_ws();
+    let v = p.value(1)?;
+    p.skip_ws();
+    if p.pos != p.bytes.len() {
+        return Err(p.err("unexpected text after the JSON value"));
+    }
+    Ok(v)
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn err(&self, what: &'static str) -> ParseError {
+        ParseError {
+            offset: self.pos,
+            what,
+        }
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// Parses the value at `pos`; `depth` is the depth a container starting here would have.
+    fn value(&mut self, depth: usize) -> Result<Value<'a>, ParseError> {
+        match self.peek() {
+            Some(b'{') | Some(b'[') if depth > DEPTH_CAP => {
+                let start = self.pos;
+                skip_container(self.bytes, &mut self.pos)?;
+                Ok(Value::TooDeep(Cow::Borrowed(&self.text[start..self.pos])))
+            }
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => Ok(Value::String(self.string()?)),
+            Some(b't') => self.literal("true", Value::Bool(true)),
+            Some(b'f') => self.literal("false", Value::Bool(false)),
+            Some(b'n') => self.literal("null", Value::Null),
+            Some(b'-' | b'0'..=b'9') => {
+                let start = self.pos;
+                scan_number(self.bytes, &mut self.pos)?;
+                Ok(Value::Number(Cow::Borrowed(&self.text[start..self.pos])))
+            }
+            Some(_) => Err(self.err("expected a JSON value")),
+            None => Err(self.err("unexpected end of input")),
+        }
+    }
+
+    fn literal(&mut self, word: &'static str, v: Value<'a>) -> Result<Value<'a>, ParseError> {
+        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(v)
+        } else {
+            Err(self.err("expected a JSON value"))
+        }
+    }
+
+    fn string(&mut self) -> Result<Cow<'a, str>, ParseError> {
+        let (s, end) = read_string(self.text, self.pos)?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Value<'a>, ParseError> {
+        self.pos += 1;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            self.skip_ws();
+            items.push(self.value(depth + 1)?);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Value::Array(items));
+                }
+                _ => return Err(self.err("expected ',' or ']' in an array")),
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Value<'a>, ParseError> {
+        self.pos += 1;
+        let mut members = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Value::Object(members));
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a string key in an object"));
+            }
+            let key = self.string()?;
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return Err(self.err("expected ':' after an object key"));
+            }
+            self.pos += 1;
+            self.skip_ws();
+            let v = self.value(depth + 1)?;
+            members.push((key, v));
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Value::Object(members));
+                }
+                _ => return Err(self.err("expected ',' or '}' in an object")),
+            }
+        }
+    }
+}
+
+/// Scans a JSON number starting at `*pos` (JSON's grammar exactly), leaving `*pos` after it.
+fn scan_number(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
+    let err = |at: usize| ParseError {
+        offset: at,
+        what: "invalid number",
+    };
+    let digits = |pos: &mut usize| {
+        let start = *pos;
+        while let Some(b'0'..=b'9') = b.get(*pos) {
+            *pos += 1;
+        }
+        *pos - start
+    };
+    if b.get(*pos) == Some(&b'-') {
+        *pos += 1;
+    }
+    match b.get(*pos) {
+        Some(b'0') => *pos += 1,
+        Some(b'1'..=b'9') => {
+            digits(pos);
+        }
+        _ => return Err(err(*pos)),
+    }
+    if b.get(*pos) == Some(&b'.') {
+        *pos += 1;
+        if digits(pos) == 0 {
+            return Err(err(*pos));
+        }
+    }
+    if let Some(b'e' | b'E') = b.get(*pos) {
+        *pos += 1;
+        if let Some(b'+' | b'-') = b.get(*pos) {
+            *pos += 1;
+        }
+        if digits(pos) == 0 {
+            return Err(err(*pos));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the JSON string whose opening quote is at `start`; returns it unescaped and the offset
+/// just after its closing quote.
+fn read_string(text: &str, start: usize) -> Result<(Cow<'_, str>, usize), ParseError> {
+    let b = text.as_bytes();
+    let mut pos = start + 1;
+    // Fast path: no escapes.
+    loop {
+        match b.get(pos) {
+            Some(b'"') => return Ok((Cow::Borrowed(&text[start + 1..pos]), pos + 1)),
+            Some(b'\\') => break,
+            Some(0..=0x1f) => {
+                return Err(ParseError {
+                    offset: pos,
+                    what: "control character in a string",
+                })
+            }
+            Some(_) => pos += 1,
+            None => {
+                return Err(ParseError {
+                    offset: pos,
+                    what: "unterminated string",
+                })
+            }
+        }
+    }
+    let mut out = String::with_capacity(pos - start + 16);
+    out.push_str(&text[start + 1..pos]);
+    loop {
+        let run = pos;
+        while let Some(&c) = b.get(pos) {
+            if c == b'"' || c == b'\\' || c < 0x20 {
+                break;
+            }
+            pos += 1;
+        }
+        out.push_str(&text[run..pos]);
+        match b.get(pos) {
+            Some(b'"') => return Ok((Cow::Owned(out), pos + 1)),
+            Some(b'\\') => {
+                let c = match b.get(pos + 1) {
+                    Some(b'"') => '"',
+                    Some(b'\\') => '\\',
+                    Some(b'/') => '/',
+                    Some(b'b') => '\u{8}',
+                    Some(b'f') => '\u{c}',
+                    Some(b'n') => '\n',
+                    Some(b'r') => '\r',
+                    Some(b't') => '\t',
+                    Some(b'u') => {
+                        let (c, next) = read_unicode_escape(b, pos)?;
+                        out.push(c);
+                        pos = next;
+                        continue;
+                    }
+                    _ => {
+                        return Err(ParseError {
+                            offset: pos,
+                            what: "invalid escape in a string",
+                        })
+                    }
+                };
+                out.push(c);
+                pos += 2;
+            }
+            Some(_) => {
+                return Err(ParseError {
+                    offset: pos,
+                    what: "control character in a string",
+                })
+            }
+            None => {
+                return Err(ParseError {
+                    offset: pos,
+                    what: "unterminated string",
+                })
+            }
+        }
+    }
+}
+
+/// Decodes `\uXXXX` (and a following low surrogate) at `pos`; returns the character and the
+/// offset after the escape(s). A lone surrogate is an error: it cannot be written as UTF-8.
+fn read_unicode_escape(b: &[u8], pos: usize) -> Result<(char, usize), ParseError> {
+    let hex4 = |at: usize| -> Result<u32, ParseError> {
+        let err = ParseError {
+            offset: at,
+            what: "invalid \\u escape",
+        };
+        let digits = b.get(at..at + 4).ok_or(err.clone())?;
+        let mut n = 0u32;
+        for &d in digits {
+            n = n * 16 + (d as char).to_digit(16).ok_or(err.clone())?;
+        }
+        Ok(n)
+    };
+    let hi = hex4(pos + 2)?;
+    let lone = ParseError {
+        offset: pos,
+        what: "lone surrogate in a \\u escape",
+    };
+    match hi {
+        0xD800..=0xDBFF => {
+            if b.get(pos + 6) != Some(&b'\\') || b.get(pos + 7) != Some(&b'u') {
+                return Err(lone);
+            }
+            let lo = hex4(pos + 8)?;
+            if !(0xDC00..=0xDFFF).contains(&lo) {
+                return Err(lone);
+            }
+            let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+            Ok((char::from_u32(c).ok_or(lone)?, pos + 12))
+        }
+        0xDC00..=0xDFFF => Err(lone),
+        _ => Ok((char::from_u32(hi).ok_or(lone)?, pos + 6)),
+    }
+}
+
+/// Validates the container starting at `*pos` without recursion and leaves `*pos` after it.
+fn skip_container(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
+    // The stack holds the closing byte of each open container.
+    let mut stack: Vec<u8> = Vec::new();
+    let err = |at: usize, what: &'static str| ParseError { offset: at, what };
+    // `expect_value`: a value must come next (after '[', ',' or ':').
+    let mut expect_value = true;
+    loop {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(*pos) {
+            *pos += 1;
+        }
+        let Some(&c) = b.get(*pos) else {
+            return Err(err(*pos, "unexpected end of input"));
+        };
+        if expect_value {
+            match c {
+                b'[' => {
+                    stack.push(b']');
+                    *pos += 1;
+                    skip_ws_at(b, pos);
+                    if b.get(*pos) == Some(&b']') {
+                        *pos += 1;
+                        stack.pop();
+                        expect_value = false;
+                    }
+                }
+                b'{' => {
+                    stack.push(b'}');
+                    *pos += 1;
+                    skip_ws_at(b, pos);
+                    match b.get(*pos) {
+                        Some(b'}') => {
+                            *pos += 1;
+                            stack.pop();
+                            expect_value = false;
+                        }
+                        Some(b'"') => skip_key(b, pos)?,
+                        _ => return Err(err(*pos, "expected a string key in an object")),
+                    }
+                }
+                b'"' => {
+                    skip_string(b, pos)?;
+                    expect_value = false;
+                }
+                b't' | b'f' | b'n' => {
+                    let word: &[u8] = match c {
+                        b't' => b"true",
+                        b'f' => b"false",
+                        _ => b"null",
+                    };
+                    if !b[*pos..].starts_with(word) {
+                        return Err(err(*pos, "expected a JSON value"));
+                    }
+                    *pos += word.len();
+                    expect_value = false;
+                }
+                b'-' | b'0'..=b'9' => {
+                    scan_number(b, pos)?;
+                    expect_value = false;
+                }
+                _ => return Err(err(*pos, "expected a JSON value")),
+            }
+        } else {
+            let Some(&close) = stack.last() else {
+                return Ok(());
+            };
+            match c {
+                b',' => {
+                    *pos += 1;
+                    if close == b'}' {
+                        skip_ws_at(b, pos);
+                        if b.get(*pos) != Some(&b'"') {
+                            return Err(err(*pos, "expected a string key in an object"));
+                        }
+                        skip_key(b, pos)?;
+                    }
+                    expect_value = true;
+                }
+                _ if c == close => {
+                    *pos += 1;
+                    stack.pop();
+                }
+                _ => return Err(err(*pos, "expected ',' or the end of a container")),
+            }
+        }
+        if !expect_value && stack.is_empty() {
+            return Ok(());
+        }
+    }
+}
+
+fn skip_ws_at(b: &[u8], pos: &mut usize) {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(*pos) {
+        *pos += 1;
+    }
+}
+
+/// Skips `"key" :` in an object being validated.
+fn skip_key(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
+    skip_string(b, pos)?;
+    skip_ws_at(b, pos);
+    if b.get(*pos) != Some(&b':') {
+        return Err(ParseError {
+            offset: *pos,
+            what: "expected ':' after an object key",
+        });
+    }
+    *pos += 1;
+    Ok(())
+}
+
+/// Validates the string at `*pos` (escapes included) and leaves `*pos` after it.
+fn skip_string(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
+    let mut p = *pos + 1;
+    loop {
+        match b.get(p) {
+            Some(b'"') => {
+                *pos = p + 1;
+                return Ok(());
+            }
+            Some(b'\\') => match b.get(p + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => p += 2,
+                Some(b'u') => p = read_unicode_escape(b, p)?.1,
+                _ => {
+                    return Err(ParseError {
+                        offset: p,
+                        what: "invalid escape in a string",
+                    })
+                }
+            },
+            Some(0..=0x1f) => {
+                return Err(ParseError {
+                    offset: p,
+                    what: "control character in a string",
+                })
+            }
+            Some(_) => p += 1,
+            None => {
+                return Err(ParseError {
+                    offset: p,
+                    what: "unterminated string",
+                })
+            }
+        }
+    }
+}
+
+/// Appends `s` as a JSON string literal in the spec's compact form (3.2).
+pub fn write_string(s: &str, out: &mut String) {
+    out.push('"');
+    let b = s.as_bytes();
+    let mut run = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: &str = match c {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[(c >> 4) as usize] as char);
+            out.push(HEX[(c & 0xf) as usize] as char);
+        } else {
+            out.push_str(esc);
+        }
+        run = i + 1;
+    }
+    out.push_str(&s[run..]);
+    out.push('"');
+}
+
+/// Appends `v` as the spec's compact JSON (3.2): no white space, keys in input order, numbers as
+/// written, non-ASCII as itself.
+pub fn write_compact(v: &Value<'_>, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => out.push_str(n),
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_compact(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            out.push('{');
+            for (i, (k, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(k, out);
+                out.push(':');
+                write_compact(item, out);
+            }
+            out.push('}');
+        }
+        Value::TooDeep(raw) => minify_raw(raw, out),
+    }
+}
+
+/// Appends already-validated JSON text in the compact form, without recursion: white space
+/// outside strings goes, strings are re-escaped as [`write_string`] does.
+fn minify_raw(raw: &str, out: &mut String) {
+    let b = raw.as_bytes();
+    let mut pos = 0;
+    while pos < b.len() {
+        match b[pos] {
+            b' ' | b'\t' | b'\n' | b'\r' => pos += 1,
+            b'"' => match read_string(raw, pos) {
+                Ok((s, end)) => {
+                    write_string(&s, out);
+                    pos = end;
+                }
+                Err(_) => {
+                    // Validated text never gets here; keep the rest as it is rather than lose it.
+                    out.push_str(&raw[pos..]);
+                    return;
+                }
+            },
+            _ => {
+                let start = pos;
+                while pos < b.len() && !matches!(b[pos], b' ' | b'\t' | b'\n' | b'\r' | b'"') {
+                    pos += 1;
+                }
+                out.push_str(&raw[start..pos]);
+            }
+        }
+    }
+}
+
+/// `v` as compact JSON text.
+pub fn to_compact(v: &Value<'_>) -> String {
+    let mut s = String::new();
+    write_compact(v, &mut s);
+    s
+}
+
+/// `v` as indented JSON (two spaces), for people to read; same escaping as [`write_compact`].
+pub fn to_pretty(v: &Value<'_>) -> String {
+    fn go(v: &Value<'_>, indent: usize, out: &mut String) {
+        let pad = |out: &mut String, n: usize| {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', n * 2));
+        };
+        match v {
+            Value::Array(items) if !items.is_empty() => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    pad(out, indent + 1);
+                    go(item, indent + 1, out);
+                }
+                pad(out, indent);
+                out.push(']');
+            }
+            Value::Object(members) if !members.is_empty() => {
+                out.push('{');
+                for (i, (k, item)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    pad(out, indent + 1);
+                    write_string(k, out);
+                    out.push_str(": ");
+                    go(item, indent + 1, out);
+                }
+                pad(out, indent);
+                out.push('}');
+            }
+            _ => write_compact(v, out),
+        }
+    }
+    let mut out = String::new();
+    go(v, 0, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(text: &str) -> String {
+        to_compact(&parse(text).unwrap())
+    }
+
+    #[test]
+    fn keeps_number_text_and_key_order() {
+        assert_eq!(
+            roundtrip(r#"{ "b": 12.50, "a": [1e3, -0, 12345678901234567890, 1.0E+2, -1.5e-7] }"#),
+            r#"{"b":12.50,"a":[1e3,-0,12345678901234567890,1.0E+2,-1.5e-7]}"#
+        );
+    }
+
+    #[test]
+    fn escapes_only_quote_backslash_and_controls() {
+        assert_eq!(
+            roundtrip(r#"["\u00e9\/\u2028\u007f", "\"\\\b\f\n\r\t\u0001\u001F", "😀\ud83d\ude00"]"#),
+            "[\"é/\u{2028}\u{7f}\",\"\\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f\",\"😀😀\"]"
+        );
+    }
+
+    #[test]
+    fn rejects_invalid_documents() {
+        for bad in [
+            "",
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "01",
+            "1.",
+            "-",
+            "1e",
+            "\"\\x\"",
+            "\"\u{1}\"",
+            "\"\\ud800\"",
+            "\"\\udc00\"",
+            "tru",
+            "[1] 2",
+            "{'a':1}",
+            "NaN",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn deep_documents_are_kept_raw_without_recursion() {
+        let depth = 100_000;
+        let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let v = parse(&text).unwrap();
+        assert!(v.deeper_than(128));
+        assert_eq!(to_compact(&v), text);
+    }
+
+    #[test]
+    fn deep_invalid_documents_are_refused() {
+        let text = format!("{}1 2{}", "[".repeat(500), "]".repeat(500));
+        assert!(parse(&text).is_err());
+        let text = format!("{}{}", "{\"a\":".repeat(500), "}".repeat(499));
+        assert!(parse(&text).is_err());
+    }
+
+    #[test]
+    fn too_deep_subtrees_minify_canonically() {
+        let inner = format!("{}{}", "[ ".repeat(200), " ]".repeat(200));
+        let text = format!("{{\"k\": [ {inner}, {{ \"s\" : \"\\u00e9\\n\" }} ]}}");
+        let v = parse(&text).unwrap();
+        let expected = format!(
+            "{{\"k\":[{}{},{{\"s\":\"é\\n\"}}]}}",
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert_eq!(to_compact(&v), expected);
+    }
+
+    #[test]
+    fn depth_is_counted_from_one_for_a_container() {
+        let v = parse("{\"a\":{\"b\":[1]}}").unwrap();
+        assert!(!v.deeper_than(3));
+        assert!(v.deeper_than(2));
+        assert!(!parse("1").unwrap().deeper_than(0));
+    }
+
+    #[test]
+    fn lookups_take_the_last_repeated_key() {
+        let v = parse(r#"{"a":1,"a":2}"#).unwrap();
+        assert_eq!(v.get("a"), Some(&Value::Number("2".into())));
+    }
+}

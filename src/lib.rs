@@ -1,0 +1,25 @@
+//! sync-to-s3: lands Segment-spec events in S3 as delimited text objects, as Segment's
+//! "AWS S3 (Actions)" destination does, from an AWS Lambda function in the user's own account.
+//!
+//! The contract is `SPEC.md` (shared with the project). The crate is split so that the core is
+//! pure and the I/O sits at the edges:
+//!
+//! - [`json`]: a borrowed JSON tree that keeps number text and key order;
+//! - [`config`]: the configuration document, environment overrides and validation;
+//! - [`input`]: Lambda payload shapes (SQS, API Gateway v1/v2, direct) and the events in them;
+//! - [`mapping`]: directives, cells, transforms and subscriptions;
+//! - [`plan`], [`encode`], [`key`]: rows grouped into objects, their bytes and keys;
+//! - [`sink`]: the one trait over storage, with the dry-run directory and in-memory sinks;
+//! - [`handler`]: decode → plan → write → respond;
+//! - [`cli`]: the `invoke` and `config` subcommands.
+
+pub mod cli;
+pub mod config;
+pub mod encode;
+pub mod handler;
+pub mod input;
+pub mod json;
+pub mod key;
+pub mod mapping;
+pub mod plan;
+pub mod sink;

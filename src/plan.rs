@@ -1,0 +1,371 @@
+//! Planning (SPEC 4 and 6): events to rows, rows to groups, groups to objects with their keys.
+//!
+//! For each mapping, every event its subscription takes becomes one row; rows are grouped by
+//! (mapping, resolved folder, event type) in input order, and each group is cut into objects of
+//! at most `batch_size` rows. Rejected items become one NDJSON object. Each object remembers the
+//! messages its rows came from, so a failed write fails exactly those messages. Pure: the upload
+//! time is passed in, nothing is written.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::config::{Compression, Config, Mapping};
+use crate::encode::{self, DelimitedWriter, EncodeError};
+use crate::input::{Event, Rejected, EVENT_TYPES};
+use crate::json::Value;
+use crate::key::{self, KeyParts, Stamp, MAX_KEY_BYTES};
+use crate::mapping::{push_hex, render_value, Directive, Resolved};
+
+/// Content type of the rejected-items object.
+pub const NDJSON_CONTENT_TYPE: &str = "application/x-ndjson";
+
+/// One object to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedObject {
+    /// The object key.
+    pub key: String,
+    /// The bytes as stored (compressed when configured).
+    pub body: Vec<u8>,
+    /// `Content-Type` to store it with.
+    pub content_type: &'static str,
+    /// Indices of the messages whose rows or rejected items it holds, ascending.
+    pub sources: Vec<u32>,
+    /// Data rows in it (rejected items for the error object).
+    pub rows: usize,
+    /// Set when the object cannot be written at all (its key is too long); it then fails its
+    /// messages like a failed upload.
+    pub unwritable: Option<String>,
+}
+
+/// Everything one invocation writes, and its counts.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Objects in the order they were planned: mapping by mapping, groups by first row, the
+    /// error object last.
+    pub objects: Vec<PlannedObject>,
+    /// Rows in all data objects (an event taken by two mappings makes two).
+    pub rows: usize,
+    /// Events that no mapping took.
+    pub filtered: usize,
+}
+
+/// Plans the objects for `events` and `rejected`. `source_name` names a message for the error
+/// records (`sqs:<messageId>`, `apigw:<requestId>`, `invoke`).
+///
+/// # Errors
+/// [`EncodeError`] if an in-memory encoder fails.
+pub fn plan(
+    config: &Config,
+    events: &[Event<'_>],
+    rejected: &[Rejected],
+    source_name: &dyn Fn(u32) -> String,
+    stamp: &Stamp,
+) -> Result<Plan, EncodeError> {
+    let mut out = Plan::default();
+    let mut taken = vec![false; events.len()];
+    for mapping in &config.mappings {
+        let groups = group(mapping, events, &mut taken);
+        for g in &groups {
+            out.rows += g.rows.len();
+            for chunk in g.rows.chunks(mapping.batch_size.max(1)) {
+                out.objects
+                    .push(data_object(config, mapping, g, chunk, events, stamp)?);
+            }
+        }
+    }
+    out.filtered = taken.iter().filter(|t| !**t).count();
+    if !rejected.is_empty() {
+        out.objects.push(error_object(config, rejected, source_name, stamp));
+    }
+    Ok(out)
+}
+
+/// One group: a mapping's rows with the same folder and type, in input order.
+struct Group<'m> {
+    folder: Cow<'m, str>,
+    event_type: &'static str,
+    rows: Vec<u32>,
+}
+
+fn group<'m>(mapping: &'m Mapping, events: &[Event<'_>], taken: &mut [bool]) -> Vec<Group<'m>> {
+    let mut groups: Vec<Group<'m>> = Vec::new();
+    let static_folder = match &mapping.folder {
+        Directive::Literal(Value::String(s)) => Some(s.as_ref()),
+        Directive::Literal(Value::Null) => Some(""),
+        _ => None,
+    };
+    // Static folder: at most one group per type. Dynamic: look groups up by (folder, type).
+    let mut by_type: [Option<usize>; EVENT_TYPES.len()] = [None; EVENT_TYPES.len()];
+    let mut by_folder: HashMap<(String, &'static str), usize> = HashMap::new();
+    for (i, e) in events.iter().enumerate() {
+        if !mapping.subscription.matches(&e.value) {
+            continue;
+        }
+        taken[i] = true;
+        let row = u32::try_from(i).unwrap_or(u32::MAX);
+        let slot = match static_folder {
+            Some(folder) => {
+                let t = EVENT_TYPES
+                    .iter()
+                    .position(|t| *t == e.event_type)
+                    .unwrap_or(0);
+                *by_type[t].get_or_insert_with(|| {
+                    groups.push(Group {
+                        folder: Cow::Borrowed(folder),
+                        event_type: e.event_type,
+                        rows: Vec::new(),
+                    });
+                    groups.len() - 1
+                })
+            }
+            None => {
+                let mut folder = String::new();
+                mapping.folder.render(&e.value, &mut folder);
+                *by_folder
+                    .entry((folder.clone(), e.event_type))
+                    .or_insert_with(|| {
+                        groups.push(Group {
+                            folder: Cow::Owned(folder),
+                            event_type: e.event_type,
+                            rows: Vec::new(),
+                        });
+                        groups.len() - 1
+                    })
+            }
+        };
+        groups[slot].rows.push(row);
+    }
+    groups
+}
+
+fn data_object(
+    config: &Config,
+    mapping: &Mapping,
+    group: &Group<'_>,
+    chunk: &[u32],
+    events: &[Event<'_>],
+    stamp: &Stamp,
+) -> Result<PlannedObject, EncodeError> {
+    let header = mapping.header();
+    let mut w = DelimitedWriter::new(mapping.delimiter, 256 + chunk.len() * 512);
+    w.row(&header)?;
+    let mut cells = vec![String::new(); header.len()];
+    let count = chunk.len().to_string();
+    let mut sources = Vec::with_capacity(chunk.len());
+    for &i in chunk {
+        let e = &events[i as usize];
+        render_row(mapping, &e.value, &count, &mut cells);
+        w.row(&cells)?;
+        sources.push(e.source);
+    }
+    sources.sort_unstable();
+    sources.dedup();
+    let mut body = w.finish()?;
+    if config.compression == Compression::Gzip {
+        body = encode::gzip(&body)?;
+    }
+    let id = content_id(&body);
+    let key = config.key_template.render(&KeyParts {
+        folder: &group.folder,
+        event_type: group.event_type,
+        mapping: &mapping.name,
+        prefix: &mapping.filename_prefix,
+        stamp,
+        id: &id,
+        extension: mapping.file_extension.as_str(),
+        compression: config.compression,
+    });
+    let content_type = match config.compression {
+        Compression::Gzip => "application/gzip",
+        Compression::None => mapping.file_extension.content_type(),
+    };
+    Ok(PlannedObject {
+        unwritable: too_long(&key),
+        key,
+        body,
+        content_type,
+        sources,
+        rows: chunk.len(),
+    })
+}
+
+/// Renders one row's cells into `cells` (one buffer per header cell, reused across rows).
+pub fn render_row(mapping: &Mapping, event: &Value<'_>, batch_size: &str, cells: &mut [String]) {
+    for c in cells.iter_mut() {
+        c.clear();
+    }
+    let mut next = 0;
+    for (column, cell) in mapping.columns.iter().zip(cells.iter_mut()) {
+        column.directive.render(event, cell);
+        if let Some(t) = &column.transform {
+            t.apply(cell);
+        }
+        next += 1;
+    }
+    if mapping.audience_action_column.is_some() {
+        if let Some(cell) = cells.get_mut(next) {
+            audience_action(mapping, event, cell);
+        }
+        next += 1;
+    }
+    if mapping.batch_size_column.is_some() {
+        if let Some(cell) = cells.get_mut(next) {
+            cell.push_str(batch_size);
+        }
+    }
+}
+
+/// `traits_or_props[computation_key]` as a cell; empty when either is missing.
+fn audience_action(mapping: &Mapping, event: &Value<'_>, out: &mut String) {
+    let Resolved::Value(source @ Value::Object(_)) = mapping.traits_or_props.resolve(event) else {
+        return;
+    };
+    let mut key = String::new();
+    mapping.computation_key.render(event, &mut key);
+    if key.is_empty() {
+        return;
+    }
+    if let Some(v) = source.get(&key) {
+        render_value(v, out);
+    }
+}
+
+fn error_object(
+    config: &Config,
+    rejected: &[Rejected],
+    source_name: &dyn Fn(u32) -> String,
+    stamp: &Stamp,
+) -> PlannedObject {
+    let mut text = String::new();
+    let mut sources = Vec::with_capacity(rejected.len());
+    for r in rejected {
+        let reason = r.reason.replace(['\n', '\r'], " ");
+        encode::ndjson_line(&reason, &source_name(r.source), r.index, &r.body, &mut text);
+        sources.push(r.source);
+    }
+    sources.sort_unstable();
+    sources.dedup();
+    let body = text.into_bytes();
+    let key = key::error_key(&config.error_prefix, stamp, &content_id(&body));
+    PlannedObject {
+        unwritable: too_long(&key),
+        key,
+        body,
+        content_type: NDJSON_CONTENT_TYPE,
+        sources,
+        rows: rejected.len(),
+    }
+}
+
+fn too_long(key: &str) -> Option<String> {
+    (key.len() > MAX_KEY_BYTES).then(|| {
+        format!(
+            "the key is {} bytes, more than S3's {MAX_KEY_BYTES}",
+            key.len()
+        )
+    })
+}
+
+/// `{id}`: the first 16 lower-case hex digits of the SHA-256 of the bytes as stored.
+pub fn content_id(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let mut id = String::with_capacity(16);
+    push_hex(&digest[..8], &mut id);
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{collect, Items};
+    use crate::json;
+
+    fn config(doc: &str) -> Config {
+        Config::load(Some(doc), "test", &|_| None).unwrap()
+    }
+
+    fn run(doc: &str, payload: &str) -> Plan {
+        let c = config(doc);
+        let mut items = Items::default();
+        collect(json::parse(payload).unwrap(), 0, &mut items).unwrap();
+        plan(&c, &items.events, &items.rejected, &|_| "invoke".into(), &Stamp::from_unix_millis(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn groups_by_type_in_input_order_and_splits_by_batch_size() {
+        let p = run(
+            r#"{"s3_aws_bucket_name":"b-1","subscription":"","batch_size":2,"columns":{"n":{"@path":"$.n"}},"audience_action_column_name":""}"#,
+            r#"[{"type":"track","n":1},{"type":"identify","n":2},{"type":"track","n":3},{"type":"track","n":4}]"#,
+        );
+        let bodies: Vec<_> = p
+            .objects
+            .iter()
+            .map(|o| String::from_utf8(o.body.clone()).unwrap())
+            .collect();
+        assert_eq!(
+            bodies,
+            [
+                "\"n\",\"batch_size\"\n\"1\",\"2\"\n\"3\",\"2\"\n",
+                "\"n\",\"batch_size\"\n\"4\",\"1\"\n",
+                "\"n\",\"batch_size\"\n\"2\",\"1\"\n",
+            ]
+        );
+        assert_eq!(p.rows, 4);
+        assert_eq!(p.filtered, 0);
+        assert!(p.objects[0].key.starts_with("track/1970-01-01T00-00-00-000Z_"));
+    }
+
+    #[test]
+    fn unmatched_events_are_filtered() {
+        let p = run(
+            r#"{"s3_aws_bucket_name":"b-1"}"#,
+            r#"[{"type":"page"},{"type":"track"}]"#,
+        );
+        assert_eq!((p.rows, p.filtered, p.objects.len()), (1, 1, 1));
+    }
+
+    #[test]
+    fn the_id_is_the_hash_of_the_stored_bytes() {
+        let p = run(
+            r#"{"s3_aws_bucket_name":"b-1","compression":"gzip"}"#,
+            r#"{"type":"track"}"#,
+        );
+        let o = &p.objects[0];
+        assert!(o.key.ends_with(&format!("_{}.csv.gz", content_id(&o.body))));
+        assert_eq!(o.content_type, "application/gzip");
+    }
+
+    #[test]
+    fn audience_action_reads_the_computation_key() {
+        let p = run(
+            r#"{"s3_aws_bucket_name":"b-1","columns":{}}"#,
+            r#"[{"type":"identify","traits":{"vip":true},"context":{"personas":{"computation_key":"vip"}}},{"type":"track","properties":{"vip":false},"context":{"personas":{"computation_key":"vip"}}}]"#,
+        );
+        let bodies: Vec<_> = p
+            .objects
+            .iter()
+            .map(|o| String::from_utf8(o.body.clone()).unwrap())
+            .collect();
+        assert_eq!(
+            bodies,
+            [
+                "\"audience_action\",\"batch_size\"\n\"true\",\"1\"\n",
+                "\"audience_action\",\"batch_size\"\n\"false\",\"1\"\n"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_too_long_key_makes_the_object_unwritable() {
+        let folder = "f".repeat(1100);
+        let p = run(
+            &format!(r#"{{"s3_aws_bucket_name":"b-1","s3_aws_folder_name":{{"@path":"$.f"}}}}"#),
+            &format!(r#"[{{"type":"track","f":"{folder}"}},{{"type":"track","f":"ok"}}]"#),
+        );
+        assert!(p.objects[0].unwritable.is_some());
+        assert!(p.objects[1].unwritable.is_none());
+    }
+}

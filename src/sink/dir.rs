@@ -1,0 +1,62 @@
+//! The `--dry-run DIR` sink: each object becomes the file `DIR/<key>`.
+//!
+//! Keys are checked before they touch the file system: an absolute key or one with an empty,
+//! `.` or `..` segment is refused, so nothing is written outside DIR.
+
+use std::path::PathBuf;
+
+use super::{ErrorClass, ObjectSink, SinkError};
+use crate::plan::PlannedObject;
+
+/// Writes objects as files under a directory.
+#[derive(Debug, Clone)]
+pub struct DirSink {
+    root: PathBuf,
+}
+
+impl DirSink {
+    /// A sink writing under `root` (created as needed).
+    pub fn new(root: impl Into<PathBuf>) -> DirSink {
+        DirSink { root: root.into() }
+    }
+
+    fn path_of(&self, key: &str) -> Result<PathBuf, String> {
+        if key.is_empty()
+            || key.starts_with('/')
+            || key.contains('\\')
+            || key.split('/').any(|s| s.is_empty() || s == "." || s == "..")
+        {
+            return Err("the key would leave the dry-run directory".to_owned());
+        }
+        Ok(self.root.join(key))
+    }
+}
+
+impl ObjectSink for DirSink {
+    async fn put(&self, object: &PlannedObject) -> Result<(), SinkError> {
+        let fail = |message: String| SinkError {
+            key: object.key.clone(),
+            class: ErrorClass::Permanent,
+            message,
+        };
+        let path = self.path_of(&object.key).map_err(fail)?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
+        }
+        std::fs::write(&path, &object.body).map_err(|e| fail(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_cannot_escape_the_directory() {
+        let s = DirSink::new("/tmp/x");
+        for bad in ["../a", "a/../b", "/etc/passwd", "a//b", "./a", ""] {
+            assert!(s.path_of(bad).is_err(), "{bad}");
+        }
+        assert_eq!(s.path_of("a/b.csv").unwrap(), PathBuf::from("/tmp/x/a/b.csv"));
+    }
+}

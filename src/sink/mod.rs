@@ -1,0 +1,54 @@
+//! Where objects go: the one abstraction over I/O.
+//!
+//! [`ObjectSink`] is implemented by [`dir::DirSink`] (the `--dry-run` directory) and
+//! [`memory::MemorySink`] (tests, able to fail on demand); the S3 sink comes with the AWS layer.
+//! A sink stores one object or says why it could not, classed as transient or permanent so that
+//! logs tell a throttle from a misconfiguration.
+
+pub mod dir;
+pub mod memory;
+
+use std::future::Future;
+
+use crate::plan::PlannedObject;
+
+/// Whether retrying later may help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Throttling, 5xx, timeouts, connection errors: a retry may succeed.
+    Transient,
+    /// Access denied, no such bucket, invalid request: a retry will not help until the
+    /// configuration or permissions change.
+    Permanent,
+}
+
+impl ErrorClass {
+    /// `transient` or `permanent`, for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Transient => "transient",
+            ErrorClass::Permanent => "permanent",
+        }
+    }
+}
+
+/// An object that was not stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("could not write {key} ({}): {message}", class.as_str())]
+pub struct SinkError {
+    /// The object's key.
+    pub key: String,
+    /// Transient or permanent.
+    pub class: ErrorClass,
+    /// What went wrong (an error code and message; never object content).
+    pub message: String,
+}
+
+/// Stores objects.
+pub trait ObjectSink: Sync {
+    /// Stores one object durably, or says why not.
+    ///
+    /// # Errors
+    /// [`SinkError`] when the object was not stored.
+    fn put(&self, object: &PlannedObject) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
