@@ -110,7 +110,10 @@ mod tests {
 
     #[test]
     fn delimiter_and_single_empty_cell() {
-        assert_eq!(encode(b'\t', &[&["a\tb", "c"], &[""]]), "\"a\tb\"\t\"c\"\n\"\"\n");
+        assert_eq!(
+            encode(b'\t', &[&["a\tb", "c"], &[""]]),
+            "\"a\tb\"\t\"c\"\n\"\"\n"
+        );
     }
 
     #[test]

@@ -215,7 +215,9 @@ impl<S: ObjectSink> App<S> {
             Envelope::Invoke(doc) => {
                 let mut items = Items::default();
                 input::collect(doc, 0, &mut items).map_err(|u| InvokeError::Payload(u.0))?;
-                let (summary, written) = self.run(&items, &|_| "invoke".to_owned(), &stamp, inv).await?;
+                let (summary, written) = self
+                    .run(&items, &|_| "invoke".to_owned(), &stamp, inv)
+                    .await?;
                 match written.describe() {
                     Some(why) => Err(InvokeError::Write(why)),
                     None => Ok(Response::Summary(summary)),
@@ -224,7 +226,12 @@ impl<S: ObjectSink> App<S> {
         }
     }
 
-    async fn handle_http(&self, req: &HttpRequest<'_>, stamp: &Stamp, inv: &Invocation) -> Response {
+    async fn handle_http(
+        &self,
+        req: &HttpRequest<'_>,
+        stamp: &Stamp,
+        inv: &Invocation,
+    ) -> Response {
         let respond = |status: u16, body: String| Response::Http {
             version: req.version,
             status,
@@ -251,7 +258,10 @@ impl<S: ObjectSink> App<S> {
             Err(e) => return refuse(400, &format!("the body is not JSON: {e}")),
         };
         if !self.config.write_keys.is_empty() && !self.authorized(req, &doc) {
-            return refuse(401, "a valid write key is required (HTTP Basic user name or writeKey)");
+            return refuse(
+                401,
+                "a valid write key is required (HTTP Basic user name or writeKey)",
+            );
         }
         let mut items = Items::default();
         if let Err(u) = input::collect(doc, 0, &mut items) {
@@ -292,8 +302,14 @@ impl<S: ObjectSink> App<S> {
         stamp: &Stamp,
         inv: &Invocation,
     ) -> Result<(Summary, Written), InvokeError> {
-        let plan = plan::plan(&self.config, &items.events, &items.rejected, source_name, stamp)
-            .map_err(|e| InvokeError::Write(e.to_string()))?;
+        let plan = plan::plan(
+            &self.config,
+            &items.events,
+            &items.rejected,
+            source_name,
+            stamp,
+        )
+        .map_err(|e| InvokeError::Write(e.to_string()))?;
         let written = self.write(&plan, inv.deadline).await;
         let summary = Summary {
             events: items.events.len(),
@@ -309,11 +325,12 @@ impl<S: ObjectSink> App<S> {
     /// finish before the deadline.
     async fn write(&self, plan: &Plan, deadline: Option<Instant>) -> Written {
         let cutoff = deadline.map(|d| d.checked_sub(DEADLINE_MARGIN).unwrap_or(d));
-        let results: Vec<(usize, Result<(), SinkError>)> = stream::iter(plan.objects.iter().enumerate())
-            .map(|(i, o)| async move { (i, self.put_one(o, cutoff).await) })
-            .buffer_unordered(self.concurrency.max(1))
-            .collect()
-            .await;
+        let results: Vec<(usize, Result<(), SinkError>)> =
+            stream::iter(plan.objects.iter().enumerate())
+                .map(|(i, o)| async move { (i, self.put_one(o, cutoff).await) })
+                .buffer_unordered(self.concurrency.max(1))
+                .collect()
+                .await;
         let mut errors = vec![None; plan.objects.len()];
         for (i, r) in results {
             errors[i] = r.err();
@@ -412,9 +429,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_object_fails_exactly_its_messages() {
-        let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::failing(|k| k.starts_with("identify/")));
+        let a = app(
+            r#"{"s3_aws_bucket_name":"b-1"}"#,
+            MemorySink::failing(|k| k.starts_with("identify/")),
+        );
         let payload = sqs(
-            &[r#"{"type":"track"}"#, r#"{"type":"identify"}"#, r#"{"type":"track"}"#, "not json"],
+            &[
+                r#"{"type":"track"}"#,
+                r#"{"type":"identify"}"#,
+                r#"{"type":"track"}"#,
+                "not json",
+            ],
             "arn:aws:sqs:us-east-1:1:q",
         );
         let r = a.handle(&payload, &inv()).await.unwrap();
@@ -425,17 +450,30 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_error_object_fails_the_rejected_messages() {
-        let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::failing(|k| k.starts_with("_errors/")));
-        let payload = sqs(&[r#"{"type":"track"}"#, "oops"], "arn:aws:sqs:us-east-1:1:q");
+        let a = app(
+            r#"{"s3_aws_bucket_name":"b-1"}"#,
+            MemorySink::failing(|k| k.starts_with("_errors/")),
+        );
+        let payload = sqs(
+            &[r#"{"type":"track"}"#, "oops"],
+            "arn:aws:sqs:us-east-1:1:q",
+        );
         let r = a.handle(&payload, &inv()).await.unwrap();
         assert_eq!(r, Response::Sqs(vec!["m1".into()]));
     }
 
     #[tokio::test]
     async fn fifo_reports_every_message_after_the_first_failure() {
-        let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::failing(|k| k.starts_with("identify/")));
+        let a = app(
+            r#"{"s3_aws_bucket_name":"b-1"}"#,
+            MemorySink::failing(|k| k.starts_with("identify/")),
+        );
         let payload = sqs(
-            &[r#"{"type":"track"}"#, r#"{"type":"identify"}"#, r#"{"type":"track"}"#],
+            &[
+                r#"{"type":"track"}"#,
+                r#"{"type":"identify"}"#,
+                r#"{"type":"track"}"#,
+            ],
             "arn:aws:sqs:us-east-1:1:q.fifo",
         );
         let r = a.handle(&payload, &inv()).await.unwrap();
@@ -445,7 +483,9 @@ mod tests {
     fn http(method: &str, body: &str, headers: &str) -> String {
         let mut b = String::new();
         json::write_string(body, &mut b);
-        format!(r#"{{"version":"2.0","requestContext":{{"http":{{"method":"{method}"}},"requestId":"rq"}},"headers":{{{headers}}},"body":{b},"isBase64Encoded":false}}"#)
+        format!(
+            r#"{{"version":"2.0","requestContext":{{"http":{{"method":"{method}"}},"requestId":"rq"}},"headers":{{{headers}}},"body":{b},"isBase64Encoded":false}}"#
+        )
     }
 
     async fn status(a: &App<MemorySink>, payload: &str) -> (u16, String) {
@@ -457,22 +497,44 @@ mod tests {
 
     #[tokio::test]
     async fn http_statuses_follow_the_spec_order() {
-        let a = app(r#"{"s3_aws_bucket_name":"b-1","write_keys":["wk"]}"#, MemorySink::new());
+        let a = app(
+            r#"{"s3_aws_bucket_name":"b-1","write_keys":["wk"]}"#,
+            MemorySink::new(),
+        );
         let basic = format!(
             r#""authorization":"Basic {}""#,
             base64::engine::general_purpose::STANDARD.encode("wk:")
         );
         assert_eq!(status(&a, &http("GET", "{}", "")).await.0, 405);
         assert_eq!(status(&a, &http("POST", "nope", "")).await.0, 400);
-        assert_eq!(status(&a, &http("POST", r#"{"type":"track"}"#, "")).await.0, 401);
-        assert_eq!(status(&a, &http("POST", "\"str\"", &basic)).await.0, 400);
-        assert_eq!(status(&a, &http("POST", r#"{"type":"track"}"#, &basic)).await.0, 200);
         assert_eq!(
-            status(&a, &http("POST", r#"{"type":"track","writeKey":"wk"}"#, "")).await.0,
+            status(&a, &http("POST", r#"{"type":"track"}"#, "")).await.0,
+            401
+        );
+        assert_eq!(status(&a, &http("POST", "\"str\"", &basic)).await.0, 400);
+        assert_eq!(
+            status(&a, &http("POST", r#"{"type":"track"}"#, &basic))
+                .await
+                .0,
             200
         );
         assert_eq!(
-            status(&a, &http("POST", r#"{"batch":[{"type":"track"}],"writeKey":"wx"}"#, "")).await.0,
+            status(&a, &http("POST", r#"{"type":"track","writeKey":"wk"}"#, ""))
+                .await
+                .0,
+            200
+        );
+        assert_eq!(
+            status(
+                &a,
+                &http(
+                    "POST",
+                    r#"{"batch":[{"type":"track"}],"writeKey":"wx"}"#,
+                    ""
+                )
+            )
+            .await
+            .0,
             401
         );
         assert!(a.sink.objects().len() <= 2);
@@ -480,7 +542,10 @@ mod tests {
 
     #[tokio::test]
     async fn http_write_failure_is_503() {
-        let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::failing(|_| true));
+        let a = app(
+            r#"{"s3_aws_bucket_name":"b-1"}"#,
+            MemorySink::failing(|_| true),
+        );
         let (code, body) = status(&a, &http("POST", r#"{"type":"track"}"#, "")).await;
         assert_eq!(code, 503);
         assert!(body.starts_with("{\"ok\":false,\"error\":"), "{body}");
@@ -488,13 +553,22 @@ mod tests {
 
     #[tokio::test]
     async fn invoke_failures_are_errors() {
-        let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::failing(|_| true));
+        let a = app(
+            r#"{"s3_aws_bucket_name":"b-1"}"#,
+            MemorySink::failing(|_| true),
+        );
         assert!(matches!(
             a.handle(r#"{"type":"track"}"#, &inv()).await,
             Err(InvokeError::Write(_))
         ));
-        assert!(matches!(a.handle("42", &inv()).await, Err(InvokeError::Payload(_))));
-        assert!(matches!(a.handle("{", &inv()).await, Err(InvokeError::Payload(_))));
+        assert!(matches!(
+            a.handle("42", &inv()).await,
+            Err(InvokeError::Payload(_))
+        ));
+        assert!(matches!(
+            a.handle("{", &inv()).await,
+            Err(InvokeError::Payload(_))
+        ));
     }
 
     #[tokio::test]
@@ -512,7 +586,12 @@ mod tests {
 
     #[test]
     fn basic_user_is_the_text_before_the_first_colon() {
-        let enc = |s: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(s));
+        let enc = |s: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(s)
+            )
+        };
         assert_eq!(basic_user(&enc("key:")).as_deref(), Some("key"));
         assert_eq!(basic_user(&enc("key:pw:x")).as_deref(), Some("key"));
         assert_eq!(basic_user(&enc("key")).as_deref(), Some("key"));

@@ -120,7 +120,11 @@ impl<'p> Envelope<'p> {
         if http_v2 || http_v1 {
             return Ok(Envelope::Http(Self::http(
                 doc,
-                if http_v2 { HttpVersion::V2 } else { HttpVersion::V1 },
+                if http_v2 {
+                    HttpVersion::V2
+                } else {
+                    HttpVersion::V1
+                },
             )));
         }
         Ok(Envelope::Invoke(doc))
@@ -163,10 +167,7 @@ impl<'p> Envelope<'p> {
                 body: body.unwrap_or_default(),
             });
         }
-        Ok(Envelope::Sqs(SqsBatch {
-            records: out,
-            fifo,
-        }))
+        Ok(Envelope::Sqs(SqsBatch { records: out, fifo }))
     }
 
     fn http(doc: Value<'p>, version: HttpVersion) -> HttpRequest<'p> {
@@ -282,7 +283,9 @@ pub fn decode_http_body<'b>(req: &'b HttpRequest<'_>) -> Result<Cow<'b, str>, Bo
     }
     match bytes {
         Cow::Borrowed(b) => std::str::from_utf8(b).map(Cow::Borrowed),
-        Cow::Owned(b) => String::from_utf8(b).map(Cow::Owned).map_err(|e| e.utf8_error()),
+        Cow::Owned(b) => String::from_utf8(b)
+            .map(Cow::Owned)
+            .map_err(|e| e.utf8_error()),
     }
     .map_err(|e| BodyError::Bad(format!("the body is not UTF-8: {e}")))
 }
@@ -397,7 +400,10 @@ impl<'a> BatchMerge<'a> {
         let Value::Object(members) = event else {
             return;
         };
-        for (name, batch_value) in [("context", &self.context), ("integrations", &self.integrations)] {
+        for (name, batch_value) in [
+            ("context", &self.context),
+            ("integrations", &self.integrations),
+        ] {
             let Some(Value::Object(batch_members)) = batch_value else {
                 continue;
             };
@@ -473,7 +479,10 @@ pub fn check_event(v: &Value<'_>) -> Result<&'static str, String> {
 
 fn check_type(v: &Value<'_>) -> Result<&'static str, String> {
     if !matches!(v, Value::Object(_)) {
-        return Err(format!("not an event: expected an object, found {}", v.type_name()));
+        return Err(format!(
+            "not an event: expected an object, found {}",
+            v.type_name()
+        ));
     }
     match v.get("type") {
         None => Err("not an event: no \"type\"".to_owned()),
@@ -532,7 +541,11 @@ mod tests {
         let mut items = Items::default();
         collect_sqs_body(body, 0, &mut items);
         (
-            items.events.iter().map(|e| json::to_compact(&e.value)).collect(),
+            items
+                .events
+                .iter()
+                .map(|e| json::to_compact(&e.value))
+                .collect(),
             items.rejected,
         )
     }
@@ -572,13 +585,23 @@ mod tests {
             r#"{"Records":[{"eventSource":"aws:sns"}]}"#,
             "[1]",
         ] {
-            assert!(matches!(Envelope::parse(invoke).unwrap(), Envelope::Invoke(_)), "{invoke}");
+            assert!(
+                matches!(Envelope::parse(invoke).unwrap(), Envelope::Invoke(_)),
+                "{invoke}"
+            );
         }
     }
 
     #[test]
     fn whole_message_rejections_keep_raw_text() {
-        for body in ["{\"type\":", "{\"event\":\"x\"}", "{\"type\":\"Track\"}", "\"s\"", "42", ""] {
+        for body in [
+            "{\"type\":",
+            "{\"event\":\"x\"}",
+            "{\"type\":\"Track\"}",
+            "\"s\"",
+            "42",
+            "",
+        ] {
             let (events, rejected) = items_of(body);
             assert!(events.is_empty());
             assert_eq!(rejected.len(), 1, "{body}");
@@ -593,10 +616,17 @@ mod tests {
         let (events, rejected) =
             items_of(r#"{"batch":[{"type":"track"},42,{"type":"x"}, {"a" : "é\n"}]}"#);
         assert_eq!(events.len(), 1);
-        let bodies: Vec<_> = rejected.iter().map(|r| (r.index, r.body.as_str())).collect();
+        let bodies: Vec<_> = rejected
+            .iter()
+            .map(|r| (r.index, r.body.as_str()))
+            .collect();
         assert_eq!(
             bodies,
-            [(Some(1), "42"), (Some(2), r#"{"type":"x"}"#), (Some(3), "{\"a\":\"é\\n\"}")]
+            [
+                (Some(1), "42"),
+                (Some(2), r#"{"type":"x"}"#),
+                (Some(3), "{\"a\":\"é\\n\"}")
+            ]
         );
     }
 
@@ -625,7 +655,8 @@ mod tests {
         assert_eq!(rejected.len(), 1);
         assert_eq!(rejected[0].index, Some(1));
         assert_eq!(rejected[0].body, bad);
-        let (events, rejected) = items_of(&format!(r#"{{"batch":[{}]}}"#, format!(r#"{{"type":"track","p":{}}}"#, deep(400))));
+        let deep_event = format!(r#"{{"type":"track","p":{}}}"#, deep(400));
+        let (events, rejected) = items_of(&format!(r#"{{"batch":[{deep_event}]}}"#));
         assert!(events.is_empty());
         assert_eq!(rejected.len(), 1);
     }
@@ -646,7 +677,11 @@ mod tests {
             } else {
                 vec![]
             },
-            body: Some(base64::engine::general_purpose::STANDARD.encode(bytes).into()),
+            body: Some(
+                base64::engine::general_purpose::STANDARD
+                    .encode(bytes)
+                    .into(),
+            ),
             is_base64: true,
             request_id: "r".into(),
         }

@@ -729,7 +729,9 @@ mod tests {
     #[test]
     fn escapes_only_quote_backslash_and_controls() {
         assert_eq!(
-            roundtrip(r#"["\u00e9\/\u2028\u007f", "\"\\\b\f\n\r\t\u0001\u001F", "😀\ud83d\ude00"]"#),
+            roundtrip(
+                r#"["\u00e9\/\u2028\u007f", "\"\\\b\f\n\r\t\u0001\u001F", "😀\ud83d\ude00"]"#
+            ),
             "[\"é/\u{2028}\u{7f}\",\"\\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f\",\"😀😀\"]"
         );
     }

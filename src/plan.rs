@@ -77,7 +77,8 @@ pub fn plan(
     }
     out.filtered = taken.iter().filter(|t| !**t).count();
     if !rejected.is_empty() {
-        out.objects.push(error_object(config, rejected, source_name, stamp));
+        out.objects
+            .push(error_object(config, rejected, source_name, stamp));
     }
     Ok(out)
 }
@@ -290,8 +291,14 @@ mod tests {
         let c = config(doc);
         let mut items = Items::default();
         collect(json::parse(payload).unwrap(), 0, &mut items).unwrap();
-        plan(&c, &items.events, &items.rejected, &|_| "invoke".into(), &Stamp::from_unix_millis(0))
-            .unwrap()
+        plan(
+            &c,
+            &items.events,
+            &items.rejected,
+            &|_| "invoke".into(),
+            &Stamp::from_unix_millis(0),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -315,7 +322,9 @@ mod tests {
         );
         assert_eq!(p.rows, 4);
         assert_eq!(p.filtered, 0);
-        assert!(p.objects[0].key.starts_with("track/1970-01-01T00-00-00-000Z_"));
+        assert!(p.objects[0]
+            .key
+            .starts_with("track/1970-01-01T00-00-00-000Z_"));
     }
 
     #[test]
@@ -362,7 +371,7 @@ mod tests {
     fn a_too_long_key_makes_the_object_unwritable() {
         let folder = "f".repeat(1100);
         let p = run(
-            &format!(r#"{{"s3_aws_bucket_name":"b-1","s3_aws_folder_name":{{"@path":"$.f"}}}}"#),
+            r#"{"s3_aws_bucket_name":"b-1","s3_aws_folder_name":{"@path":"$.f"}}"#,
             &format!(r#"[{{"type":"track","f":"{folder}"}},{{"type":"track","f":"ok"}}]"#),
         );
         assert!(p.objects[0].unwritable.is_some());

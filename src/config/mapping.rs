@@ -51,7 +51,13 @@ const DEFAULT_COLUMNS: &str = r#"{
 const DEFAULT_TRAITS_OR_PROPS: &str = r#"{"@if": {"exists": {"@path": "$.properties"}, "then": {"@path": "$.properties"}, "else": {"@path": "$.traits"}}}"#;
 const DEFAULT_COMPUTATION_KEY: &str = r#"{"@path": "$.context.personas.computation_key"}"#;
 const DEFAULT_BATCH_SIZE: u64 = 100_000;
-const DELIMITERS: [(&str, u8); 5] = [(",", b','), ("|", b'|'), ("tab", b'\t'), (";", b';'), (":", b':')];
+const DELIMITERS: [(&str, u8); 5] = [
+    (",", b','),
+    ("|", b'|'),
+    ("tab", b'\t'),
+    (";", b';'),
+    (":", b':'),
+];
 
 /// The file extension of a mapping's objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +146,10 @@ impl Mapping {
     ///
     /// # Errors
     /// A [`ConfigError`] naming the first bad key.
-    pub fn compile(members: &[(Cow<'_, str>, Value<'_>)], at: &str) -> Result<Mapping, ConfigError> {
+    pub fn compile(
+        members: &[(Cow<'_, str>, Value<'_>)],
+        at: &str,
+    ) -> Result<Mapping, ConfigError> {
         let key = |k: &str| {
             if at.is_empty() {
                 k.to_owned()
@@ -168,14 +177,15 @@ impl Mapping {
                 )),
             }
         };
-        let directive = |k: &str, default: &str| -> Result<(Directive, Value<'static>), ConfigError> {
-            let v = match get(k) {
-                Some(v) => v.clone().into_owned(),
-                None => parse_builtin(default)?,
+        let directive =
+            |k: &str, default: &str| -> Result<(Directive, Value<'static>), ConfigError> {
+                let v = match get(k) {
+                    Some(v) => v.clone().into_owned(),
+                    None => parse_builtin(default)?,
+                };
+                let d = Directive::compile(&v).map_err(|e| ConfigError::new(key(k), e.0))?;
+                Ok((d, v))
             };
-            let d = Directive::compile(&v).map_err(|e| ConfigError::new(key(k), e.0))?;
-            Ok((d, v))
-        };
 
         let name = string("name", "default")?;
         let subscription_text = string("subscription", DEFAULT_SUBSCRIPTION)?;
@@ -206,7 +216,11 @@ impl Mapping {
             }
             let directive = Directive::compile(v).map_err(|e| {
                 ConfigError::new(
-                    format!("{}[{}]", key("columns"), json::to_compact(&Value::String(name.clone()))),
+                    format!(
+                        "{}[{}]",
+                        key("columns"),
+                        json::to_compact(&Value::String(name.clone()))
+                    ),
                     e.0,
                 )
             })?;
@@ -221,7 +235,8 @@ impl Mapping {
             let s = string(k, default)?;
             Ok((!s.is_empty()).then_some(s))
         };
-        let audience_action_column = optional_name("audience_action_column_name", "audience_action")?;
+        let audience_action_column =
+            optional_name("audience_action_column_name", "audience_action")?;
         let batch_size_column = optional_name("batch_size_column_name", "batch_size")?;
         let (traits_or_props, traits_or_props_v) =
             directive("traits_or_props", DEFAULT_TRAITS_OR_PROPS)?;
@@ -271,11 +286,18 @@ impl Mapping {
             .cloned()
             .map(Value::into_owned)
             .unwrap_or(Value::Array(Vec::new()));
-        compile_transforms(&transforms_value, &mut columns, &key("columns_to_transform"))?;
+        compile_transforms(
+            &transforms_value,
+            &mut columns,
+            &key("columns_to_transform"),
+        )?;
 
         let display = Value::Object(vec![
             ("name".into(), Value::String(name.clone().into())),
-            ("subscription".into(), Value::String(subscription_text.into())),
+            (
+                "subscription".into(),
+                Value::String(subscription_text.into()),
+            ),
             ("columns".into(), columns_value.clone()),
             (
                 "audience_action_column_name".into(),
@@ -287,9 +309,15 @@ impl Mapping {
             ),
             ("traits_or_props".into(), traits_or_props_v),
             ("computation_key".into(), computation_key_v),
-            ("batch_size".into(), Value::Number(batch_size.to_string().into())),
+            (
+                "batch_size".into(),
+                Value::Number(batch_size.to_string().into()),
+            ),
             ("s3_aws_folder_name".into(), folder_v),
-            ("filename_prefix".into(), Value::String(filename_prefix.clone().into())),
+            (
+                "filename_prefix".into(),
+                Value::String(filename_prefix.clone().into()),
+            ),
             ("delimiter".into(), Value::String(delimiter_text.into())),
             (
                 "file_extension".into(),
@@ -364,10 +392,7 @@ fn compile_transforms(v: &Value<'_>, columns: &mut [Column], at: &str) -> Result
             }
         }
         let Some(column_name) = column_name else {
-            return Err(ConfigError::new(
-                format!("{at}.column_name"),
-                "is required",
-            ));
+            return Err(ConfigError::new(format!("{at}.column_name"), "is required"));
         };
         let sha256 = match hash {
             "none" => false,
@@ -427,8 +452,10 @@ mod tests {
 
     #[test]
     fn empty_directive_drops_a_column() {
-        let m = compile(r#"{"columns":{"a":"","b":{"@literal":""},"c":null},"batch_size_column_name":""}"#)
-            .unwrap();
+        let m = compile(
+            r#"{"columns":{"a":"","b":{"@literal":""},"c":null},"batch_size_column_name":""}"#,
+        )
+        .unwrap();
         assert_eq!(m.header(), ["b", "c", "audience_action"]);
     }
 

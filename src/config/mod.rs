@@ -250,7 +250,10 @@ impl Config {
         }
         let get = |name: &str| settings.iter().find(|(n, _)| *n == name).map(|(_, s)| s);
 
-        let bucket = match get("s3_aws_bucket_name").map(|s| s.string("s3_aws_bucket_name")).transpose()? {
+        let bucket = match get("s3_aws_bucket_name")
+            .map(|s| s.string("s3_aws_bucket_name"))
+            .transpose()?
+        {
             Some(Some(b)) if !b.is_empty() => b,
             _ => {
                 return Err(ConfigError::new(
@@ -259,7 +262,9 @@ impl Config {
                 ))
             }
         };
-        check_bucket_name(&bucket).map_err(|r| ConfigError::new(key_of(get("s3_aws_bucket_name"), "s3_aws_bucket_name"), r))?;
+        check_bucket_name(&bucket).map_err(|r| {
+            ConfigError::new(key_of(get("s3_aws_bucket_name"), "s3_aws_bucket_name"), r)
+        })?;
 
         let optional = |name: &str| -> Result<Option<String>, ConfigError> {
             Ok(get(name)
@@ -274,7 +279,9 @@ impl Config {
         if let Some(r) = &region {
             if r.is_empty()
                 || r.len() > 32
-                || !r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                || !r
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             {
                 return Err(ConfigError::new(
                     key_of(get("s3_aws_region"), "s3_aws_region"),
@@ -285,13 +292,16 @@ impl Config {
 
         let role_arn = optional("iam_role_arn")?;
         if let Some(arn) = &role_arn {
-            check_role_arn(arn).map_err(|r| ConfigError::new(key_of(get("iam_role_arn"), "iam_role_arn"), r))?;
+            check_role_arn(arn)
+                .map_err(|r| ConfigError::new(key_of(get("iam_role_arn"), "iam_role_arn"), r))?;
         }
         let external_id = optional("iam_external_id")?;
         if let Some(id) = &external_id {
             // Never echo the value: it is a secret.
             let ok = (2..=1224).contains(&id.chars().count())
-                && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
             if !ok {
                 return Err(ConfigError::new(
                     key_of(get("iam_external_id"), "iam_external_id"),
@@ -305,7 +315,8 @@ impl Config {
                 "is required when iam_role_arn is set (the External ID the role's trust policy expects)",
             ));
         }
-        let session_name = optional("iam_role_session_name")?.unwrap_or_else(|| "sync-to-s3".to_owned());
+        let session_name =
+            optional("iam_role_session_name")?.unwrap_or_else(|| "sync-to-s3".to_owned());
         if !(2..=64).contains(&session_name.len())
             || !session_name
                 .chars()
@@ -313,7 +324,9 @@ impl Config {
         {
             return Err(ConfigError::new(
                 key_of(get("iam_role_session_name"), "iam_role_session_name"),
-                format!("{session_name:?} must be 2 to 64 characters of letters, digits and _+=,.@-"),
+                format!(
+                    "{session_name:?} must be 2 to 64 characters of letters, digits and _+=,.@-"
+                ),
             ));
         }
 
@@ -348,7 +361,8 @@ impl Config {
             }
         };
 
-        let template_text = optional("key_template")?.unwrap_or_else(|| DEFAULT_KEY_TEMPLATE.to_owned());
+        let template_text =
+            optional("key_template")?.unwrap_or_else(|| DEFAULT_KEY_TEMPLATE.to_owned());
         let key_template = KeyTemplate::parse(&template_text)
             .map_err(|r| ConfigError::new(key_of(get("key_template"), "key_template"), r))?;
 
@@ -356,9 +370,7 @@ impl Config {
             None => "_errors/".to_owned(),
             Some(s) => s.string("error_prefix")?.unwrap_or_default(),
         };
-        if error_prefix
-            .split('/')
-            .any(|seg| seg == "." || seg == "..")
+        if error_prefix.split('/').any(|seg| seg == "." || seg == "..")
             || error_prefix.starts_with('/')
             || error_prefix.chars().any(char::is_control)
             || error_prefix.len() > 512
@@ -498,7 +510,9 @@ impl Config {
             ),
             (
                 "server_side_encryption".into(),
-                opt(self.server_side_encryption.map(ServerSideEncryption::as_str)),
+                opt(self
+                    .server_side_encryption
+                    .map(ServerSideEncryption::as_str)),
             ),
             ("ssekms_key_id".into(), opt(self.ssekms_key_id.as_deref())),
             ("acl".into(), opt(self.acl.as_deref())),
@@ -565,7 +579,10 @@ pub(crate) fn as_integer(v: &Value<'_>) -> Option<u64> {
 }
 
 /// Refuses an object that repeats a key (a typo or a merge accident must not silently win).
-pub(crate) fn check_unique_keys(members: &[(Cow<'_, str>, Value<'_>)], at: &str) -> Result<(), ConfigError> {
+pub(crate) fn check_unique_keys(
+    members: &[(Cow<'_, str>, Value<'_>)],
+    at: &str,
+) -> Result<(), ConfigError> {
     for (i, (k, _)) in members.iter().enumerate() {
         if members[..i].iter().any(|(other, _)| other == k) {
             let key = if at.is_empty() {
@@ -642,7 +659,9 @@ fn check_role_arn(arn: &str) -> Result<(), String> {
         && parts[3].is_empty()
         && parts[4].len() == 12
         && parts[4].bytes().all(|b| b.is_ascii_digit())
-        && parts[5].strip_prefix("role/").is_some_and(|n| !n.is_empty());
+        && parts[5]
+            .strip_prefix("role/")
+            .is_some_and(|n| !n.is_empty());
     if ok {
         Ok(())
     } else {
@@ -708,10 +727,22 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         for (doc, env, key) in [
-            (r#"{"compresion":"gzip","s3_aws_bucket_name":"b-1"}"#, vec![], "compresion"),
+            (
+                r#"{"compresion":"gzip","s3_aws_bucket_name":"b-1"}"#,
+                vec![],
+                "compresion",
+            ),
             ("{}", vec![], "s3_aws_bucket_name"),
-            (r#"{"s3_aws_bucket_name":"s3://x"}"#, vec![], "s3_aws_bucket_name"),
-            (r#"{"s3_aws_bucket_name":"Bad_Bucket"}"#, vec![], "s3_aws_bucket_name"),
+            (
+                r#"{"s3_aws_bucket_name":"s3://x"}"#,
+                vec![],
+                "s3_aws_bucket_name",
+            ),
+            (
+                r#"{"s3_aws_bucket_name":"Bad_Bucket"}"#,
+                vec![],
+                "s3_aws_bucket_name",
+            ),
             (
                 r#"{"s3_aws_bucket_name":"b-1","iam_role_arn":"arn:aws:iam::1:role/x","iam_external_id":"abc"}"#,
                 vec![],
@@ -722,21 +753,65 @@ mod tests {
                 vec![],
                 "iam_external_id",
             ),
-            (r#"{"s3_aws_bucket_name":"b-1","compression":"zip"}"#, vec![], "compression"),
-            (r#"{"s3_aws_bucket_name":"b-1"}"#, vec![("COMPRESSION", "zip")], "COMPRESSION (environment variable)"),
-            (r#"{"s3_aws_bucket_name":"b-1","acl":"open"}"#, vec![], "acl"),
-            (r#"{"s3_aws_bucket_name":"b-1","key_template":"{type}/{time}.{ext}"}"#, vec![], "key_template"),
-            (r#"{"s3_aws_bucket_name":"b-1","key_template":"{id}{nope}"}"#, vec![], "key_template"),
-            (r#"{"s3_aws_bucket_name":"b-1","error_prefix":"../x/"}"#, vec![], "error_prefix"),
-            (r#"{"s3_aws_bucket_name":"b-1","mappings":[]}"#, vec![], "mappings"),
-            (r#"{"s3_aws_bucket_name":"b-1","mappings":[{}],"columns":{}}"#, vec![], "columns"),
-            (r#"{"s3_aws_bucket_name":"b-1","config_ttl_seconds":-1}"#, vec![], "config_ttl_seconds"),
-            (r#"{"s3_aws_bucket_name":"b-1","ssekms_key_id":"k"}"#, vec![], "ssekms_key_id"),
-            (r#"{"s3_aws_bucket_name":"b-1","write_keys":[""]}"#, vec![], "write_keys[0]"),
+            (
+                r#"{"s3_aws_bucket_name":"b-1","compression":"zip"}"#,
+                vec![],
+                "compression",
+            ),
+            (
+                r#"{"s3_aws_bucket_name":"b-1"}"#,
+                vec![("COMPRESSION", "zip")],
+                "COMPRESSION (environment variable)",
+            ),
+            (
+                r#"{"s3_aws_bucket_name":"b-1","acl":"open"}"#,
+                vec![],
+                "acl",
+            ),
+            (
+                r#"{"s3_aws_bucket_name":"b-1","key_template":"{type}/{time}.{ext}"}"#,
+                vec![],
+                "key_template",
+            ),
+            (
+                r#"{"s3_aws_bucket_name":"b-1","key_template":"{id}{nope}"}"#,
+                vec![],
+                "key_template",
+            ),
+            (
+                r#"{"s3_aws_bucket_name":"b-1","error_prefix":"../x/"}"#,
+                vec![],
+                "error_prefix",
+            ),
+            (
+                r#"{"s3_aws_bucket_name":"b-1","mappings":[]}"#,
+                vec![],
+                "mappings",
+            ),
+            (
+                r#"{"s3_aws_bucket_name":"b-1","mappings":[{}],"columns":{}}"#,
+                vec![],
+                "columns",
+            ),
+            (
+                r#"{"s3_aws_bucket_name":"b-1","config_ttl_seconds":-1}"#,
+                vec![],
+                "config_ttl_seconds",
+            ),
+            (
+                r#"{"s3_aws_bucket_name":"b-1","ssekms_key_id":"k"}"#,
+                vec![],
+                "ssekms_key_id",
+            ),
+            (
+                r#"{"s3_aws_bucket_name":"b-1","write_keys":[""]}"#,
+                vec![],
+                "write_keys[0]",
+            ),
         ] {
             let err = load_with(Some(doc), &env).unwrap_err();
             assert_eq!(err.key, key, "{doc}: {err}");
-            assert!(err.to_string().contains(&key), "{err}");
+            assert!(err.to_string().contains(key), "{err}");
         }
     }
 
@@ -776,7 +851,10 @@ mod tests {
             src(&[("SYNC_CONFIG", "{}"), ("SYNC_CONFIG_PARAMETER", "/p")]),
             Source::Inline("{}".into())
         );
-        assert_eq!(src(&[("SYNC_CONFIG", " "), ("SYNC_CONFIG_PARAMETER", "/p")]), Source::Parameter("/p".into()));
+        assert_eq!(
+            src(&[("SYNC_CONFIG", " "), ("SYNC_CONFIG_PARAMETER", "/p")]),
+            Source::Parameter("/p".into())
+        );
         assert_eq!(src(&[]), Source::Defaults);
     }
 }

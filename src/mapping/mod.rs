@@ -141,18 +141,20 @@ impl Directive {
     /// A message naming what is wrong: a plain object or array (write `{"@literal": ...}`), an
     /// unknown `@` operator, more than one key, or a malformed path, `@if` or template.
     pub fn compile(v: &Value<'_>) -> Result<Directive, DirectiveError> {
-        let members = match v {
-            Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
-                return Ok(Directive::Literal(v.clone().into_owned()))
-            }
-            Value::Array(_) | Value::TooDeep(_) => {
-                return derr("an array is not a directive; write {\"@literal\": [...]} for a literal array")
-            }
-            Value::Object(members) => members,
-        };
+        let members =
+            match v {
+                Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+                    return Ok(Directive::Literal(v.clone().into_owned()))
+                }
+                Value::Array(_) | Value::TooDeep(_) => return derr(
+                    "an array is not a directive; write {\"@literal\": [...]} for a literal array",
+                ),
+                Value::Object(members) => members,
+            };
         let [(op, arg)] = members.as_slice() else {
             return derr(if members.is_empty() {
-                "an empty object is not a directive; write {\"@literal\": {}} for a literal object".to_owned()
+                "an empty object is not a directive; write {\"@literal\": {}} for a literal object"
+                    .to_owned()
             } else if members.iter().any(|(k, _)| k.starts_with('@')) {
                 format!(
                     "a directive object must have exactly one key, found {}",
@@ -438,7 +440,10 @@ mod tests {
     #[test]
     fn template_renders_values_as_cells() {
         let d = r#"{"@template":"{{ $.a }}-{{b}}-[{{c}}]-{{d.0}}"}"#;
-        assert_eq!(cell(d, r#"{"a":"x","b":{"k":1.50},"d":[true]}"#), "x-{\"k\":1.50}-[]-true");
+        assert_eq!(
+            cell(d, r#"{"a":"x","b":{"k":1.50},"d":[true]}"#),
+            "x-{\"k\":1.50}-[]-true"
+        );
     }
 
     #[test]

@@ -24,7 +24,9 @@ impl DirSink {
         if key.is_empty()
             || key.starts_with('/')
             || key.contains('\\')
-            || key.split('/').any(|s| s.is_empty() || s == "." || s == "..")
+            || key
+                .split('/')
+                .any(|s| s.is_empty() || s == "." || s == "..")
         {
             return Err("the key would leave the dry-run directory".to_owned());
         }
@@ -57,6 +59,9 @@ mod tests {
         for bad in ["../a", "a/../b", "/etc/passwd", "a//b", "./a", ""] {
             assert!(s.path_of(bad).is_err(), "{bad}");
         }
-        assert_eq!(s.path_of("a/b.csv").unwrap(), PathBuf::from("/tmp/x/a/b.csv"));
+        assert_eq!(
+            s.path_of("a/b.csv").unwrap(),
+            PathBuf::from("/tmp/x/a/b.csv")
+        );
     }
 }
