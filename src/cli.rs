@@ -8,9 +8,12 @@
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::{Config, ConfigError, Source};
-use crate::handler::{App, Invocation};
+use crate::aws;
+use crate::config::{Config, Source};
+use crate::handler::{App, Invocation, Response};
 use crate::sink::dir::DirSink;
+use crate::sink::s3::S3Sink;
+use crate::sink::ObjectSink;
 
 /// Exit status: success.
 pub const EXIT_OK: i32 = 0;
@@ -40,51 +43,78 @@ pub fn run(
     err: &mut dyn Write,
 ) -> i32 {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match args.as_slice() {
-        ["config"] => config_command(lookup, out, err),
-        ["invoke", file] => invoke_command(file, None, lookup, out, err),
+    let (file, dry_run) = match args.as_slice() {
+        ["config"] => {
+            return match runtime(err) {
+                Some(rt) => rt.block_on(config_command(lookup, out, err)),
+                None => EXIT_FAILED,
+            }
+        }
+        ["invoke", file] => (*file, None),
         ["invoke", file, "--dry-run", dir] | ["invoke", "--dry-run", dir, file] => {
-            invoke_command(file, Some(dir), lookup, out, err)
+            (*file, Some(*dir))
         }
         ["--help"] | ["-h"] | ["help"] => {
             let _ = writeln!(out, "{USAGE}");
-            EXIT_OK
+            return EXIT_OK;
         }
         ["--version"] | ["-V"] => {
             let _ = writeln!(out, "sync-to-s3 {}", env!("CARGO_PKG_VERSION"));
-            EXIT_OK
+            return EXIT_OK;
         }
         _ => {
             let _ = writeln!(err, "{USAGE}");
-            EXIT_USAGE
+            return EXIT_USAGE;
+        }
+    };
+    match runtime(err) {
+        Some(rt) => rt.block_on(invoke_command(file, dry_run, lookup, out, err)),
+        None => EXIT_FAILED,
+    }
+}
+
+/// A single-threaded runtime (uploads are I/O-bound; one thread serves them).
+fn runtime(err: &mut dyn Write) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            let _ = writeln!(err, "error: cannot start the async runtime: {e}");
+            None
         }
     }
 }
 
-/// Loads the configuration as the function does at init, for the command line.
+/// Loads the configuration as the function does at init (reading SSM when
+/// `SYNC_CONFIG_PARAMETER` is the source).
 ///
 /// # Errors
-/// A message: the configuration error, or that an SSM parameter needs AWS.
-pub fn load_config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
+/// A message: the configuration error, or the SSM parameter and why it could not be read.
+pub async fn load_config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
     let source = Source::from_lookup(lookup);
     let origin = source.describe();
     match source {
         Source::Inline(doc) => Config::load(Some(&doc), &origin, lookup),
         Source::Defaults => Config::load(None, &origin, lookup),
-        Source::Parameter(name) => Err(ConfigError::new(
-            "SYNC_CONFIG_PARAMETER",
-            format!("reading the SSM parameter {name} needs the AWS layer, which this build does not have yet; set SYNC_CONFIG for now"),
-        )),
+        Source::Parameter(name) => {
+            let sdk = aws::base_config(lookup).await;
+            let doc = aws::read_parameter(&sdk, &name)
+                .await
+                .map_err(|e| e.to_string())?;
+            Config::load(Some(&doc), &origin, lookup)
+        }
     }
     .map_err(|e| e.to_string())
 }
 
-fn config_command(
+async fn config_command(
     lookup: &dyn Fn(&str) -> Option<String>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    match load_config(lookup) {
+    match load_config(lookup).await {
         Ok(c) => {
             let _ = writeln!(out, "{}", c.to_display_json());
             EXIT_OK
@@ -96,26 +126,19 @@ fn config_command(
     }
 }
 
-fn invoke_command(
+async fn invoke_command(
     file: &str,
     dry_run: Option<&str>,
     lookup: &dyn Fn(&str) -> Option<String>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    let config = match load_config(lookup) {
+    let config = match load_config(lookup).await {
         Ok(c) => c,
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
             return EXIT_USAGE;
         }
-    };
-    let Some(dir) = dry_run else {
-        let _ = writeln!(
-            err,
-            "error: writing to S3 from the command line arrives with the AWS layer; use --dry-run DIR"
-        );
-        return EXIT_USAGE;
     };
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
@@ -128,22 +151,16 @@ fn invoke_command(
         let _ = writeln!(err, "error: invocation failed: {file} is not UTF-8");
         return EXIT_FAILED;
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = writeln!(err, "error: cannot start the async runtime: {e}");
-            return EXIT_FAILED;
+    let result = match dry_run {
+        Some(dir) => invoke_with(App::new(config, DirSink::new(dir)), &payload).await,
+        None => {
+            let sdk = aws::base_config(lookup).await;
+            let client = aws::s3_client(&sdk, &config, lookup).await;
+            let sink = S3Sink::new(client, &config);
+            invoke_with(App::new(config, sink), &payload).await
         }
     };
-    let app = App::new(config, DirSink::new(dir));
-    let inv = Invocation {
-        now_unix_ms: now_unix_ms(),
-        deadline: None,
-    };
-    match runtime.block_on(app.handle(&payload, &inv)) {
+    match result {
         Ok(response) => {
             let _ = writeln!(out, "{}", response.to_json());
             EXIT_OK
@@ -153,6 +170,17 @@ fn invoke_command(
             EXIT_FAILED
         }
     }
+}
+
+async fn invoke_with<S: ObjectSink>(
+    app: App<S>,
+    payload: &str,
+) -> Result<Response, crate::handler::InvokeError> {
+    let inv = Invocation {
+        now_unix_ms: now_unix_ms(),
+        deadline: None,
+    };
+    app.handle(payload, &inv).await
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -114,6 +114,49 @@ impl Response {
     }
 }
 
+/// The figures of one invocation, for the summary log line and the metrics (SPEC 8).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// `sqs`, `apigw` or `invoke`.
+    pub source: &'static str,
+    /// SQS records, or 1.
+    pub messages: usize,
+    /// Valid events.
+    pub events: usize,
+    /// Rows planned.
+    pub rows: usize,
+    /// Events no mapping took.
+    pub filtered: usize,
+    /// Rejected items.
+    pub rejected: usize,
+    /// Objects planned.
+    pub objects: usize,
+    /// Bytes stored.
+    pub bytes: u64,
+    /// Objects not stored.
+    pub failures: usize,
+    /// SQS messages reported failed.
+    pub failed_messages: usize,
+    /// The HTTP status, for API Gateway.
+    pub status: Option<u16>,
+}
+
+impl Stats {
+    fn record(&mut self, items: &Items<'_>, plan: &Plan, written: &Written) {
+        self.events += items.events.len();
+        self.rejected += items.rejected.len();
+        self.rows += plan.rows;
+        self.filtered += plan.filtered;
+        self.objects += plan.objects.len();
+        for (o, e) in plan.objects.iter().zip(&written.errors) {
+            match e {
+                None => self.bytes += o.body.len() as u64,
+                Some(_) => self.failures += 1,
+            }
+        }
+    }
+}
+
 /// Why an invocation failed as a whole (the direct-invoke error, or an SQS payload that could
 /// not be read at all).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -175,9 +218,31 @@ impl<S: ObjectSink> App<S> {
     /// [`InvokeError`] when the invocation fails as a whole: a payload that is not JSON, an
     /// unusable direct-invoke payload, or a failed write on a direct invoke.
     pub async fn handle(&self, payload: &str, inv: &Invocation) -> Result<Response, InvokeError> {
+        self.handle_reporting(payload, inv, &mut Stats::default())
+            .await
+    }
+
+    /// [`App::handle`], also filling in the invocation's [`Stats`].
+    ///
+    /// # Errors
+    /// As [`App::handle`].
+    pub async fn handle_reporting(
+        &self,
+        payload: &str,
+        inv: &Invocation,
+        stats: &mut Stats,
+    ) -> Result<Response, InvokeError> {
         let stamp = Stamp::from_unix_millis(inv.now_unix_ms);
-        match Envelope::parse(payload).map_err(|e| InvokeError::Payload(e.0))? {
+        let envelope = Envelope::parse(payload).map_err(|e| InvokeError::Payload(e.0));
+        stats.source = match &envelope {
+            Ok(Envelope::Sqs(_)) => "sqs",
+            Ok(Envelope::Http(_)) => "apigw",
+            _ => "invoke",
+        };
+        stats.messages = 1;
+        match envelope? {
             Envelope::Sqs(batch) => {
+                stats.messages = batch.records.len();
                 let mut items = Items::default();
                 for (i, r) in batch.records.iter().enumerate() {
                     input::collect_sqs_body(&r.body, index_u32(i), &mut items);
@@ -186,6 +251,8 @@ impl<S: ObjectSink> App<S> {
                 let plan = plan::plan(&self.config, &items.events, &items.rejected, &name, &stamp)
                     .map_err(|e| InvokeError::Payload(e.to_string()))?;
                 let written = self.write(&plan, inv.deadline).await;
+                stats.record(&items, &plan, &written);
+                self.log_failures(&written);
                 let mut failed = vec![false; batch.records.len()];
                 for (o, e) in plan.objects.iter().zip(&written.errors) {
                     if e.is_some() {
@@ -201,6 +268,7 @@ impl<S: ObjectSink> App<S> {
                         failed[first..].iter_mut().for_each(|f| *f = true);
                     }
                 }
+                stats.failed_messages = failed.iter().filter(|f| **f).count();
                 Ok(Response::Sqs(
                     batch
                         .records
@@ -211,12 +279,18 @@ impl<S: ObjectSink> App<S> {
                         .collect(),
                 ))
             }
-            Envelope::Http(req) => Ok(self.handle_http(&req, &stamp, inv).await),
+            Envelope::Http(req) => {
+                let response = self.handle_http(&req, &stamp, inv, stats).await;
+                if let Response::Http { status, .. } = &response {
+                    stats.status = Some(*status);
+                }
+                Ok(response)
+            }
             Envelope::Invoke(doc) => {
                 let mut items = Items::default();
                 input::collect(doc, 0, &mut items).map_err(|u| InvokeError::Payload(u.0))?;
                 let (summary, written) = self
-                    .run(&items, &|_| "invoke".to_owned(), &stamp, inv)
+                    .run(&items, &|_| "invoke".to_owned(), &stamp, inv, stats)
                     .await?;
                 match written.describe() {
                     Some(why) => Err(InvokeError::Write(why)),
@@ -231,6 +305,7 @@ impl<S: ObjectSink> App<S> {
         req: &HttpRequest<'_>,
         stamp: &Stamp,
         inv: &Invocation,
+        stats: &mut Stats,
     ) -> Response {
         let respond = |status: u16, body: String| Response::Http {
             version: req.version,
@@ -268,7 +343,7 @@ impl<S: ObjectSink> App<S> {
             return refuse(400, &u.0);
         }
         let name = |_| format!("apigw:{}", req.request_id);
-        match self.run(&items, &name, stamp, inv).await {
+        match self.run(&items, &name, stamp, inv, stats).await {
             Err(e) => refuse(503, &e.to_string()),
             Ok((summary, written)) => match written.describe() {
                 Some(why) => refuse(503, &why),
@@ -301,6 +376,7 @@ impl<S: ObjectSink> App<S> {
         source_name: &dyn Fn(u32) -> String,
         stamp: &Stamp,
         inv: &Invocation,
+        stats: &mut Stats,
     ) -> Result<(Summary, Written), InvokeError> {
         let plan = plan::plan(
             &self.config,
@@ -311,6 +387,8 @@ impl<S: ObjectSink> App<S> {
         )
         .map_err(|e| InvokeError::Write(e.to_string()))?;
         let written = self.write(&plan, inv.deadline).await;
+        stats.record(items, &plan, &written);
+        self.log_failures(&written);
         let summary = Summary {
             events: items.events.len(),
             rows: plan.rows,
@@ -319,6 +397,13 @@ impl<S: ObjectSink> App<S> {
             objects: plan.objects.iter().map(|o| o.key.clone()).collect(),
         };
         Ok((summary, written))
+    }
+
+    /// Logs each object that was not stored, with its class (never its content).
+    fn log_failures(&self, written: &Written) {
+        for e in written.failed() {
+            tracing::warn!(key = %e.key, class = e.class.as_str(), error = %e.message, "object not written");
+        }
     }
 
     /// Writes every planned object, at most `concurrency` at once, starting none that cannot

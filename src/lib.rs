@@ -11,8 +11,11 @@
 //! - [`plan`], [`encode`], [`key`]: rows grouped into objects, their bytes and keys;
 //! - [`sink`]: the one trait over storage, with the dry-run directory and in-memory sinks;
 //! - [`handler`]: decode → plan → write → respond;
+//! - [`aws`]: SDK configuration, STS AssumeRole, SSM — the only place that knows endpoints;
+//! - [`lambda`]: init once, then serve the Lambda Runtime API;
 //! - [`cli`]: the `invoke` and `config` subcommands.
 
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod encode;
@@ -20,6 +23,7 @@ pub mod handler;
 pub mod input;
 pub mod json;
 pub mod key;
+pub mod lambda;
 pub mod mapping;
 pub mod plan;
 pub mod sink;

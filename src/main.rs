@@ -1,8 +1,44 @@
-//! Entry point: the command line (the Lambda runtime arrives with the AWS layer).
+//! Entry point: the Lambda function when `AWS_LAMBDA_RUNTIME_API` is set, else the command line
+//! (SPEC 7). Logs are JSON lines on stderr.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    let lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    let default_level = if lambda { "info" } else { "warn" };
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
+        )
+        .with_writer(std::io::stderr)
+        .with_current_span(false)
+        .init();
+
+    if lambda {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("cannot start the async runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let lookup: sync_to_s3::lambda::Lookup = Arc::new(|name: &str| std::env::var(name).ok());
+        return match runtime.block_on(sync_to_s3::lambda::run(lookup)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+
     let args: Vec<String> = std::env::args().skip(1).collect();
     let lookup = |name: &str| std::env::var(name).ok();
     let status = sync_to_s3::cli::run(

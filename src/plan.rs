@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Compression, Config, Mapping};
@@ -26,8 +27,10 @@ pub const NDJSON_CONTENT_TYPE: &str = "application/x-ndjson";
 pub struct PlannedObject {
     /// The object key.
     pub key: String,
-    /// The bytes as stored (compressed when configured).
-    pub body: Vec<u8>,
+    /// The bytes as stored (compressed when configured); cheap to clone for retries.
+    pub body: Bytes,
+    /// SHA-256 of `body`, sent with the upload so that S3 verifies it.
+    pub sha256: [u8; 32],
     /// `Content-Type` to store it with.
     pub content_type: &'static str,
     /// Indices of the messages whose rows or rejected items it holds, ascending.
@@ -167,7 +170,8 @@ fn data_object(
     if config.compression == Compression::Gzip {
         body = encode::gzip(&body)?;
     }
-    let id = content_id(&body);
+    let sha256 = digest(&body);
+    let id = content_id(&sha256);
     let key = config.key_template.render(&KeyParts {
         folder: &group.folder,
         event_type: group.event_type,
@@ -185,7 +189,8 @@ fn data_object(
     Ok(PlannedObject {
         unwritable: too_long(&key),
         key,
-        body,
+        body: Bytes::from(body),
+        sha256,
         content_type,
         sources,
         rows: chunk.len(),
@@ -249,11 +254,13 @@ fn error_object(
     sources.sort_unstable();
     sources.dedup();
     let body = text.into_bytes();
-    let key = key::error_key(&config.error_prefix, stamp, &content_id(&body));
+    let sha256 = digest(&body);
+    let key = key::error_key(&config.error_prefix, stamp, &content_id(&sha256));
     PlannedObject {
         unwritable: too_long(&key),
         key,
-        body,
+        body: Bytes::from(body),
+        sha256,
         content_type: NDJSON_CONTENT_TYPE,
         sources,
         rows: rejected.len(),
@@ -269,11 +276,15 @@ fn too_long(key: &str) -> Option<String> {
     })
 }
 
+/// The SHA-256 of `body`.
+pub fn digest(body: &[u8]) -> [u8; 32] {
+    Sha256::digest(body).into()
+}
+
 /// `{id}`: the first 16 lower-case hex digits of the SHA-256 of the bytes as stored.
-pub fn content_id(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
+pub fn content_id(sha256: &[u8; 32]) -> String {
     let mut id = String::with_capacity(16);
-    push_hex(&digest[..8], &mut id);
+    push_hex(&sha256[..8], &mut id);
     id
 }
 
@@ -310,7 +321,7 @@ mod tests {
         let bodies: Vec<_> = p
             .objects
             .iter()
-            .map(|o| String::from_utf8(o.body.clone()).unwrap())
+            .map(|o| String::from_utf8(o.body.to_vec()).unwrap())
             .collect();
         assert_eq!(
             bodies,
@@ -343,7 +354,9 @@ mod tests {
             r#"{"type":"track"}"#,
         );
         let o = &p.objects[0];
-        assert!(o.key.ends_with(&format!("_{}.csv.gz", content_id(&o.body))));
+        assert!(o
+            .key
+            .ends_with(&format!("_{}.csv.gz", content_id(&digest(&o.body)))));
         assert_eq!(o.content_type, "application/gzip");
     }
 
@@ -356,7 +369,7 @@ mod tests {
         let bodies: Vec<_> = p
             .objects
             .iter()
-            .map(|o| String::from_utf8(o.body.clone()).unwrap())
+            .map(|o| String::from_utf8(o.body.to_vec()).unwrap())
             .collect();
         assert_eq!(
             bodies,

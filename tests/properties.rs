@@ -17,7 +17,7 @@ fn any_json() -> impl Strategy<Value = J> {
     let leaf = prop_oneof![
         Just(J::Null),
         any::<bool>().prop_map(J::Bool),
-        any::<i64>().prop_map(|n| J::from(n)),
+        any::<i64>().prop_map(J::from),
         any::<f64>()
             .prop_filter("finite", |f| f.is_finite())
             .prop_map(|f| serde_json::Number::from_f64(f).map_or(J::Null, J::Number)),
@@ -35,12 +35,22 @@ fn any_json() -> impl Strategy<Value = J> {
 
 fn any_event() -> impl Strategy<Value = J> {
     (
-        prop::sample::select(vec!["identify", "track", "page", "screen", "group", "alias"]),
+        prop::sample::select(vec![
+            "identify", "track", "page", "screen", "group", "alias",
+        ]),
         prop::collection::vec(
             (
                 prop::sample::select(vec![
-                    "event", "userId", "anonymousId", "traits", "properties", "context",
-                    "timestamp", "messageId", "integrations", "other",
+                    "event",
+                    "userId",
+                    "anonymousId",
+                    "traits",
+                    "properties",
+                    "context",
+                    "timestamp",
+                    "messageId",
+                    "integrations",
+                    "other",
                 ]),
                 any_json(),
             ),
@@ -48,8 +58,10 @@ fn any_event() -> impl Strategy<Value = J> {
         ),
     )
         .prop_map(|(t, members)| {
-            let mut m: serde_json::Map<String, J> =
-                members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            let mut m: serde_json::Map<String, J> = members
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
             m.insert("type".to_owned(), J::String(t.to_owned()));
             J::Object(m)
         })

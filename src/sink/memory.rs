@@ -54,7 +54,7 @@ impl ObjectSink for MemorySink {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         map.insert(
             object.key.clone(),
-            (object.body.clone(), object.content_type),
+            (object.body.to_vec(), object.content_type),
         );
         Ok(())
     }

@@ -1,12 +1,13 @@
 //! Where objects go: the one abstraction over I/O.
 //!
 //! [`ObjectSink`] is implemented by [`dir::DirSink`] (the `--dry-run` directory) and
-//! [`memory::MemorySink`] (tests, able to fail on demand); the S3 sink comes with the AWS layer.
+//! [`memory::MemorySink`] (tests, able to fail on demand) and [`s3::S3Sink`] (the function).
 //! A sink stores one object or says why it could not, classed as transient or permanent so that
 //! logs tell a throttle from a misconfiguration.
 
 pub mod dir;
 pub mod memory;
+pub mod s3;
 
 use std::future::Future;
 

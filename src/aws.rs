@@ -1,0 +1,138 @@
+//! The AWS layer: SDK configuration, the S3 client (with STS AssumeRole and an External ID),
+//! and the SSM parameter holding the configuration document. The only place that knows about
+//! endpoints, credentials and timeouts.
+//!
+//! Built once per execution environment (SPEC 2.1, 2.2, 5.0): the S3 client's credentials come
+//! from [`AssumeRoleProvider`] behind the SDK's identity cache, so the role is assumed once and
+//! refreshed before it expires — never once per object. Every call has an operation and an
+//! attempt timeout (the SDK sets none by default) and the SDK's standard retries.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata};
+
+use crate::config::Config;
+
+/// Default operation timeout: a whole call, retries included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(25);
+/// Default attempt timeout: one try of a call.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connect timeout.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+/// Why the AWS layer could not be set up or the configuration read.
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    /// The SSM parameter could not be read.
+    #[error("cannot read the configuration from SSM parameter {name}: {reason}")]
+    Parameter {
+        /// The parameter's name.
+        name: String,
+        /// Why (an error code and message; never the value).
+        reason: String,
+    },
+    /// A setting the AWS layer needs is missing.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Timeouts read from the environment (`SYNC_OPERATION_TIMEOUT_MS`, `SYNC_ATTEMPT_TIMEOUT_MS`),
+/// falling back to the defaults above.
+pub fn timeouts(lookup: &dyn Fn(&str) -> Option<String>) -> TimeoutConfig {
+    let ms = |name: &str, default: Duration| {
+        lookup(name)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|n| *n > 0)
+            .map_or(default, Duration::from_millis)
+    };
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_timeout(ms("SYNC_OPERATION_TIMEOUT_MS", OPERATION_TIMEOUT))
+        .operation_attempt_timeout(ms("SYNC_ATTEMPT_TIMEOUT_MS", ATTEMPT_TIMEOUT))
+        .build()
+}
+
+/// The SDK configuration of the function itself: region, credentials chain and endpoint from
+/// the environment (`AWS_ENDPOINT_URL` points it at a local AWS), timeouts and standard retries.
+pub async fn base_config(lookup: &dyn Fn(&str) -> Option<String>) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts(lookup))
+        .retry_config(RetryConfig::standard())
+        .load()
+        .await
+}
+
+/// Reads the configuration document from an SSM parameter (`String` or `SecureString`, with
+/// decryption). The value is returned, never logged.
+///
+/// # Errors
+/// [`AwsError::Parameter`] naming the parameter and the reason (e.g. `ParameterNotFound`).
+pub async fn read_parameter(sdk: &SdkConfig, name: &str) -> Result<String, AwsError> {
+    let client = aws_sdk_ssm::Client::new(sdk);
+    let fail = |reason: String| AwsError::Parameter {
+        name: name.to_owned(),
+        reason,
+    };
+    let out = client
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| {
+            fail(match e.code() {
+                Some(code) => format!("{code}: {}", e.message().unwrap_or("no message")),
+                None => DisplayErrorContext(&e).to_string(),
+            })
+        })?;
+    out.parameter
+        .and_then(|p| p.value)
+        .ok_or_else(|| fail("the parameter has no value".to_owned()))
+}
+
+/// Whether S3 must be addressed path-style: when an endpoint override is set (a local AWS such
+/// as moto answers `http://host/bucket/key`, not `http://bucket.host/key`).
+fn path_style(lookup: &dyn Fn(&str) -> Option<String>) -> bool {
+    ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|v| lookup(v).is_some_and(|u| !u.trim().is_empty()))
+}
+
+/// The S3 client for the configured bucket: its region, and — when `iam_role_arn` is set —
+/// credentials from AssumeRole with the External ID and session name, cached and refreshed by
+/// the SDK's identity cache.
+pub async fn s3_client(
+    sdk: &SdkConfig,
+    config: &Config,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> aws_sdk_s3::Client {
+    let mut builder = aws_sdk_s3::config::Builder::from(sdk);
+    if let Some(region) = &config.region {
+        builder = builder.region(Region::new(region.clone()));
+    }
+    if path_style(lookup) {
+        builder = builder.force_path_style(true);
+    }
+    if let Some(role) = &config.role_arn {
+        let mut provider = AssumeRoleProvider::builder(role.clone())
+            .session_name(config.session_name.clone())
+            .configure(sdk);
+        if let Some(id) = &config.external_id {
+            provider = provider.external_id(id.expose());
+        }
+        builder = builder.credentials_provider(provider.build().await);
+    }
+    aws_sdk_s3::Client::from_conf(builder.build())
+}
+
+/// Whether two configurations need different S3 clients.
+pub fn same_client(a: &Config, b: &Config) -> bool {
+    a.region == b.region
+        && a.role_arn == b.role_arn
+        && a.external_id == b.external_id
+        && a.session_name == b.session_name
+}

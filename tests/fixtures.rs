@@ -1,0 +1,171 @@
+//! Handler tests over the sample payloads in `events/` (the same files users invoke), with the
+//! sample configuration and an in-memory sink: what each kind of payload answers and writes.
+
+use std::collections::BTreeMap;
+
+use sync_to_s3::config::Config;
+use sync_to_s3::handler::{App, Invocation, Response};
+use sync_to_s3::sink::memory::MemorySink;
+
+fn read(name: &str) -> String {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn app(sink: MemorySink) -> App<MemorySink> {
+    let config = Config::load(Some(&read("config.json")), "events/config.json", &|_| None)
+        .expect("the sample configuration is valid");
+    App::new(config, sink)
+}
+
+fn inv() -> Invocation {
+    Invocation {
+        now_unix_ms: 1_795_478_400_000,
+        deadline: None,
+    }
+}
+
+fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).expect("UTF-8")
+}
+
+fn by_prefix(objects: &BTreeMap<String, (Vec<u8>, &'static str)>, prefix: &str) -> Vec<String> {
+    objects
+        .iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .map(|(_, (b, _))| text(b).to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn sqs_sample_acknowledges_every_message_and_keeps_the_bad_one() {
+    let a = app(MemorySink::new());
+    let r = a
+        .handle(&read("sqs-batch.json"), &inv())
+        .await
+        .expect("handled");
+    // GIVEN ten messages, one of them truncated JSON
+    // THEN all are acknowledged: the good ones' rows and the bad one's record are stored
+    assert_eq!(r, Response::Sqs(vec![]));
+    let objects = a.sink.objects();
+    let errors = by_prefix(&objects, "_errors/");
+    assert_eq!(errors.len(), 1);
+    let lines: Vec<&str> = errors[0].lines().collect();
+    assert_eq!(lines.len(), 1);
+    let record: serde_json::Value = serde_json::from_str(lines[0]).expect("an NDJSON line");
+    assert_eq!(record["source"], "sqs:6d50916d-02e4-459f-bfea-ca13acce1aea");
+    assert_eq!(record["index"], serde_json::Value::Null);
+    assert_eq!(
+        record["body"],
+        "{\"type\":\"track\",\"event\":\"Checkout Started\","
+    );
+    let track = by_prefix(&objects, "track/");
+    assert_eq!(track.len(), 1);
+    assert_eq!(
+        track[0].lines().count(),
+        1 + 5,
+        "header and five track rows"
+    );
+    let orders = by_prefix(&objects, "orders/track/");
+    assert_eq!(orders.len(), 1);
+    assert!(orders[0].starts_with(
+        "\"order_id\"|\"revenue\"|\"currency\"|\"user_id\"|\"email_sha256\"|\"batch_size\"\n"
+    ));
+    assert_eq!(
+        objects.iter().filter(|(k, _)| k.ends_with(".txt")).count(),
+        1
+    );
+    for (k, (_, content_type)) in &objects {
+        let want = if k.ends_with(".csv") {
+            "text/csv"
+        } else if k.ends_with(".txt") {
+            "text/plain"
+        } else {
+            "application/x-ndjson"
+        };
+        assert_eq!(*content_type, want, "{k}");
+    }
+}
+
+#[tokio::test]
+async fn sqs_sample_reports_the_messages_of_a_failed_object() {
+    let a = app(MemorySink::failing(|k| k.starts_with("identify/")));
+    let r = a
+        .handle(&read("sqs-batch.json"), &inv())
+        .await
+        .expect("handled");
+    let Response::Sqs(failed) = r else {
+        panic!("{r:?}")
+    };
+    // The identify object holds the plain identify and the Engage audience identify.
+    assert_eq!(failed.len(), 2, "{failed:?}");
+}
+
+async fn http(file: &str) -> (u16, serde_json::Value, usize) {
+    let a = app(MemorySink::new());
+    let r = a.handle(&read(file), &inv()).await.expect("handled");
+    let Response::Http { status, body, .. } = r else {
+        panic!("{r:?}")
+    };
+    let body: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
+    (status, body, a.sink.objects().len())
+}
+
+#[tokio::test]
+async fn api_gateway_v2_sample_answers_200_with_the_summary() {
+    let (status, body, stored) = http("apigw-v2-batch.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ok"], true);
+    assert_eq!(body["events"], 5);
+    assert_eq!(body["filtered"], 1);
+    assert_eq!(body["objects"].as_array().map(Vec::len), Some(stored));
+}
+
+#[tokio::test]
+async fn api_gateway_v1_sample_answers_200() {
+    let (status, body, stored) = http("apigw-v1-rest.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["events"], 1);
+    assert_eq!(stored, 1);
+}
+
+#[tokio::test]
+async fn api_gateway_sample_without_its_write_key_is_401_and_writes_nothing() {
+    let payload =
+        read("apigw-v2-batch.json").replace("Basic d2tfc2FtcGxlX2tleTo=", "Basic d3Jvbmc6");
+    let a = app(MemorySink::new());
+    let r = a.handle(&payload, &inv()).await.expect("handled");
+    let Response::Http { status, .. } = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(status, 401);
+    assert!(a.sink.objects().is_empty());
+}
+
+#[tokio::test]
+async fn direct_invoke_samples_return_the_summary() {
+    for (file, events) in [("invoke-batch.json", 3), ("invoke-single.json", 1)] {
+        let a = app(MemorySink::new());
+        let r = a.handle(&read(file), &inv()).await.expect("handled");
+        let Response::Summary(s) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(s.events, events, "{file}");
+        assert_eq!(s.objects.len(), a.sink.objects().len(), "{file}");
+    }
+}
+
+#[tokio::test]
+async fn merged_batch_context_reaches_the_rows() {
+    let a = app(MemorySink::new());
+    a.handle(&read("invoke-batch.json"), &inv())
+        .await
+        .expect("handled");
+    let objects = a.sink.objects();
+    for row in by_prefix(&objects, "track/") {
+        assert!(
+            row.contains("\"\"library\"\""),
+            "the batch context is merged into each event"
+        );
+    }
+}
