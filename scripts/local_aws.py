@@ -153,8 +153,16 @@ class Rule:
         if not isinstance(doc, dict):
             raise RuleError("the body must be a JSON object")
         known = {
-            "service", "method", "path_regex", "target", "action", "status", "code", "message",
-            "times", "delay_ms",
+            "service",
+            "method",
+            "path_regex",
+            "target",
+            "action",
+            "status",
+            "code",
+            "message",
+            "times",
+            "delay_ms",
         }
         unknown = sorted(set(doc) - known)
         if unknown:
@@ -210,12 +218,18 @@ class Rule:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "service": self.service,
+            "id": self.id,
+            "service": self.service,
             "method": "any" if self.method == "ANY" else self.method,
             "path_regex": self.path_regex,
-            "target": self.target, "action": self.action, "status": self.status,
-            "code": self.code, "message": self.message, "times": self.times,
-            "delay_ms": self.delay_ms, "fired": self.fired,
+            "target": self.target,
+            "action": self.action,
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "times": self.times,
+            "delay_ms": self.delay_ms,
+            "fired": self.fired,
         }
 
 
@@ -482,8 +496,12 @@ class FaultInjector:
         path = decoded_path(environ)
         rule = self.state.fire(service, method, path, target)
         entry: dict[str, Any] = {
-            "service": service, "method": method, "path": path, "target": target,
-            "status": None, "fault": rule.action if rule else None,
+            "service": service,
+            "method": method,
+            "path": path,
+            "target": target,
+            "status": None,
+            "fault": rule.action if rule else None,
             "rule": rule.id if rule else None,
         }
         self.state.record(entry)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Seed and inspect the local AWS (scripts/local_aws.py, or any moto) for sync-to-s3's demo and tests.
+"""Seed and inspect the local AWS (scripts/local_aws.py or any moto) for sync-to-s3's demo, tests.
 
 Seed: create the bucket (an existing one is fine) and, optionally, an SSM SecureString parameter
 holding a file's content (for ``SYNC_CONFIG_PARAMETER``)::
@@ -70,7 +70,9 @@ def clients(endpoint: str, region: str) -> tuple[Any, Any]:
     )
 
 
-def seed(s3: Any, ssm: Any, bucket: str, region: str, parameter: str | None, file: Path | None) -> None:
+def seed(
+    s3: Any, ssm: Any, bucket: str, region: str, parameter: str | None, file: Path | None
+) -> None:
     from botocore.exceptions import ClientError
 
     kwargs: dict[str, Any] = {"Bucket": bucket}
@@ -120,12 +122,18 @@ def dump(s3: Any, bucket: str, root: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--endpoint", required=True, type=loopback_endpoint, help="http://127.0.0.1:PORT")
+    parser.add_argument(
+        "--endpoint", required=True, type=loopback_endpoint, help="http://127.0.0.1:PORT"
+    )
     parser.add_argument("--bucket", required=True)
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", DEFAULT_REGION))
     parser.add_argument("--parameter", help="SSM parameter name to create as SecureString")
-    parser.add_argument("--parameter-file", type=Path, help="file whose content is the parameter's value")
-    parser.add_argument("--dump", type=Path, metavar="DIR", help="download every object to DIR/<key>")
+    parser.add_argument(
+        "--parameter-file", type=Path, help="file whose content is the parameter's value"
+    )
+    parser.add_argument(
+        "--dump", type=Path, metavar="DIR", help="download every object to DIR/<key>"
+    )
     args = parser.parse_args(argv)
     if (args.parameter is None) != (args.parameter_file is None):
         parser.error("--parameter and --parameter-file go together")

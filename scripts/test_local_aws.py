@@ -143,8 +143,13 @@ def client(service: str, attempts: int = 3, read_timeout: float = 10) -> Any:
     )
 
 
-def raw(method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-        chunks: list[bytes] | None = None) -> tuple[int, dict[str, str], bytes]:
+def raw(
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    chunks: list[bytes] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", SERVER.port, timeout=10)
     try:
         if chunks is not None:
@@ -196,17 +201,28 @@ def service_detection() -> None:
         params = local_aws.query_params(environ, body)
         return local_aws.detect_service(environ, params), local_aws.detect_target(environ, params)
 
-    auth = "AWS4-HMAC-SHA256 Credential=AKID/20261125/us-east-1/{}/aws4_request, SignedHeaders=host, Signature=ab"
+    auth = (
+        "AWS4-HMAC-SHA256 Credential=AKID/20261125/us-east-1/{}/aws4_request, "
+        "SignedHeaders=host, Signature=ab"
+    )
     assert detect(env(HTTP_AUTHORIZATION=auth.format("s3"))) == ("s3", None)
-    assert detect(env(HTTP_AUTHORIZATION=auth.format("ssm"), HTTP_X_AMZ_TARGET="AmazonSSM.GetParameter")) == (
-        "ssm", "AmazonSSM.GetParameter")
+    assert detect(
+        env(HTTP_AUTHORIZATION=auth.format("ssm"), HTTP_X_AMZ_TARGET="AmazonSSM.GetParameter")
+    ) == ("ssm", "AmazonSSM.GetParameter")
     form = env(CONTENT_TYPE="application/x-www-form-urlencoded; charset=utf-8")
-    assert detect(dict(form, HTTP_AUTHORIZATION=auth.format("sts")), b"Action=AssumeRole&Version=2011-06-15") == (
-        "sts", "AssumeRole")
-    assert detect(env(HTTP_X_AMZ_TARGET="AmazonSSM.PutParameter")) == ("ssm", "AmazonSSM.PutParameter")
+    assert detect(
+        dict(form, HTTP_AUTHORIZATION=auth.format("sts")), b"Action=AssumeRole&Version=2011-06-15"
+    ) == ("sts", "AssumeRole")
+    assert detect(env(HTTP_X_AMZ_TARGET="AmazonSSM.PutParameter")) == (
+        "ssm",
+        "AmazonSSM.PutParameter",
+    )
     assert detect(form, b"Action=AssumeRole&RoleArn=x") == ("sts", "AssumeRole")
     assert detect(env(REQUEST_METHOD="PUT", PATH_INFO="/b/k")) == ("s3", None)
-    presigned = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20261125%2Fus-east-1%2Fs3%2Faws4_request"
+    presigned = (
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=AKID%2F20261125%2Fus-east-1%2Fs3%2Faws4_request"
+    )
     assert detect(env(REQUEST_METHOD="GET", QUERY_STRING=presigned)) == ("s3", None)
 
 
@@ -258,7 +274,7 @@ def s3_put_with_default_checksum_and_streaming_body() -> None:
 
         def read(self, n: int = -1) -> bytes:
             end = len(self.payload) if n is None or n < 0 else self.pos + n
-            piece, self.pos = self.payload[self.pos:end], min(end, len(self.payload))
+            piece, self.pos = self.payload[self.pos : end], min(end, len(self.payload))
             return piece
 
     s3.upload_fileobj(Unseekable(data), BUCKET, "bin/b")
@@ -270,8 +286,12 @@ def s3_put_with_default_checksum_and_streaming_body() -> None:
 @check
 def s3_http_chunked_upload() -> None:
     ensure_bucket()
-    status, _, body = raw("PUT", f"/{BUCKET}/chunked.txt", headers={"Content-Type": "text/plain"},
-                          chunks=[b"hello, ", b"chunked ", b"world\n"])
+    status, _, body = raw(
+        "PUT",
+        f"/{BUCKET}/chunked.txt",
+        headers={"Content-Type": "text/plain"},
+        chunks=[b"hello, ", b"chunked ", b"world\n"],
+    )
     assert status == 200, (status, body)
     got = client("s3").get_object(Bucket=BUCKET, Key="chunked.txt")
     assert got["Body"].read() == b"hello, chunked world\n"
@@ -281,12 +301,16 @@ def s3_http_chunked_upload() -> None:
 
 @check
 def s3_aws_chunked_upload_with_trailer() -> None:
-    """The Rust SDK's streaming upload: aws-chunked body, CRC32 in a trailer (also over HTTP chunking)."""
+    """The Rust SDK's streaming upload: aws-chunked, CRC32 in a trailer (also HTTP-chunked)."""
     ensure_bucket()
     data = b"a,b\n" * 5000
     crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
-    encoded = (f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\n"
-               + f"x-amz-checksum-crc32:{crc}\r\n\r\n".encode())
+    encoded = (
+        f"{len(data):x}\r\n".encode()
+        + data
+        + b"\r\n0\r\n"
+        + f"x-amz-checksum-crc32:{crc}\r\n\r\n".encode()
+    )
     headers = {
         "Content-Encoding": "aws-chunked",
         "Content-Type": "text/csv",
@@ -295,11 +319,19 @@ def s3_aws_chunked_upload_with_trailer() -> None:
         "x-amz-trailer": "x-amz-checksum-crc32",
         "x-amz-sdk-checksum-algorithm": "CRC32",
     }
-    status, _, body = raw("PUT", f"/{BUCKET}/aws-chunked.csv", body=encoded,
-                          headers={**headers, "Content-Length": str(len(encoded))})
+    status, _, body = raw(
+        "PUT",
+        f"/{BUCKET}/aws-chunked.csv",
+        body=encoded,
+        headers={**headers, "Content-Length": str(len(encoded))},
+    )
     assert status == 200, (status, body)
-    status, _, body = raw("PUT", f"/{BUCKET}/aws-chunked-te.csv", headers=headers,
-                          chunks=[encoded[:7000], encoded[7000:]])
+    status, _, body = raw(
+        "PUT",
+        f"/{BUCKET}/aws-chunked-te.csv",
+        headers=headers,
+        chunks=[encoded[:7000], encoded[7000:]],
+    )
     assert status == 200, (status, body)
     s3 = client("s3")
     for key in ("aws-chunked.csv", "aws-chunked-te.csv"):
@@ -312,16 +344,23 @@ def s3_aws_chunked_upload_with_trailer() -> None:
 @check
 def sts_assume_role_with_external_id() -> None:
     sts = client("sts")
-    creds = sts.assume_role(RoleArn=ROLE_ARN, RoleSessionName="sync-to-s3", ExternalId="ext-secret-1")[
-        "Credentials"]
+    creds = sts.assume_role(
+        RoleArn=ROLE_ARN, RoleSessionName="sync-to-s3", ExternalId="ext-secret-1"
+    )["Credentials"]
     assert creds["AccessKeyId"] and creds["SecretAccessKey"] and creds["SessionToken"]
     with urllib.request.urlopen(SERVER.endpoint + "/moto-api/data.json", timeout=10) as response:
         data = json.load(response)
     roles = data["sts"]["AssumedRole"]
-    assert any(r["external_id"] == "ext-secret-1" and r["session_name"] == "sync-to-s3"
-               and r["role_arn"] == ROLE_ARN for r in roles), roles
+    assert any(
+        r["external_id"] == "ext-secret-1"
+        and r["session_name"] == "sync-to-s3"
+        and r["role_arn"] == ROLE_ARN
+        for r in roles
+    ), roles
     entry = [e for e in request_log() if e["service"] == "sts"][-1]
-    assert entry["target"] == "AssumeRole" and entry["method"] == "POST" and entry["status"] == 200, entry
+    assert (
+        entry["target"] == "AssumeRole" and entry["method"] == "POST" and entry["status"] == 200
+    ), entry
 
 
 @check
@@ -338,18 +377,34 @@ def ssm_securestring_with_decryption() -> None:
     else:
         raise AssertionError("a missing parameter was found")
     targets = [e["target"] for e in request_log() if e["service"] == "ssm"]
-    assert targets[-3:] == ["AmazonSSM.PutParameter", "AmazonSSM.GetParameter", "AmazonSSM.GetParameter"], targets
+    assert targets[-3:] == [
+        "AmazonSSM.PutParameter",
+        "AmazonSSM.GetParameter",
+        "AmazonSSM.GetParameter",
+    ], targets
 
 
 @check
 def fault_slowdown_twice_then_success() -> None:
     ensure_bucket()
     fault_api("/_fault/reset-log")
-    add_rule(service="s3", method="PUT", path_regex=r"/slow\.csv", action="error", status=503,
-             code="SlowDown", message="Please reduce your request rate.", times=2)
+    add_rule(
+        service="s3",
+        method="PUT",
+        path_regex=r"/slow\.csv",
+        action="error",
+        status=503,
+        code="SlowDown",
+        message="Please reduce your request rate.",
+        times=2,
+    )
     client("s3", attempts=3).put_object(Bucket=BUCKET, Key="slow.csv", Body=b"x\n")
     puts = [e for e in request_log() if e["method"] == "PUT"]
-    assert [(e["status"], e["fault"]) for e in puts] == [(503, "error"), (503, "error"), (200, None)], puts
+    assert [(e["status"], e["fault"]) for e in puts] == [
+        (503, "error"),
+        (503, "error"),
+        (200, None),
+    ], puts
     rules = fault_api("/_fault/rules", method="GET")[1]
     assert rules[0]["times"] == 0 and rules[0]["fired"] == 2, rules
 
@@ -357,14 +412,23 @@ def fault_slowdown_twice_then_success() -> None:
 @check
 def fault_s3_error_wire_format() -> None:
     ensure_bucket()
-    add_rule(service="s3", method="GET", action="error", status=503, code="SlowDown",
-             message="Please reduce your request rate.", times=1)
+    add_rule(
+        service="s3",
+        method="GET",
+        action="error",
+        status=503,
+        code="SlowDown",
+        message="Please reduce your request rate.",
+        times=1,
+    )
     status, headers, body = raw("GET", f"/{BUCKET}/anything")
     assert status == 503 and headers["content-type"] == "application/xml", (status, headers)
     assert headers.get("x-amz-request-id"), headers
     text = body.decode()
-    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
-                           "<Message>Please reduce your request rate.</Message><RequestId>"), text
+    assert text.startswith(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+        "<Message>Please reduce your request rate.</Message><RequestId>"
+    ), text
     assert "<HostId>" in text and text.endswith("</HostId></Error>"), text
 
 
@@ -372,8 +436,15 @@ def fault_s3_error_wire_format() -> None:
 def fault_500_forever() -> None:
     ensure_bucket()
     fault_api("/_fault/reset-log")
-    add_rule(service="s3", method="PUT", action="error", status=500, code="InternalError",
-             message="We encountered an internal error. Please try again.", times=-1)
+    add_rule(
+        service="s3",
+        method="PUT",
+        action="error",
+        status=500,
+        code="InternalError",
+        message="We encountered an internal error. Please try again.",
+        times=-1,
+    )
     try:
         client("s3", attempts=3).put_object(Bucket=BUCKET, Key="never.csv", Body=b"x\n")
     except botocore.exceptions.ClientError as exc:
@@ -395,7 +466,9 @@ def fault_delay_300ms() -> None:
     ensure_bucket()
     s3 = client("s3")
     s3.put_object(Bucket=BUCKET, Key="delayed.csv", Body=b"d\n")
-    add_rule(service="s3", method="GET", path_regex="delayed", action="delay", delay_ms=300, times=1)
+    add_rule(
+        service="s3", method="GET", path_regex="delayed", action="delay", delay_ms=300, times=1
+    )
     start = time.monotonic()
     assert s3.get_object(Bucket=BUCKET, Key="delayed.csv")["Body"].read() == b"d\n"
     elapsed = time.monotonic() - start
@@ -404,15 +477,26 @@ def fault_delay_300ms() -> None:
     s3.get_object(Bucket=BUCKET, Key="delayed.csv")["Body"].read()
     assert time.monotonic() - start < 0.3, "the delay rule fired twice"
     entries = [e for e in request_log() if e["method"] == "GET" and "delayed" in e["path"]]
-    assert [(e["fault"], e["status"]) for e in entries[-2:]] == [("delay", 200), (None, 200)], entries
+    assert [(e["fault"], e["status"]) for e in entries[-2:]] == [("delay", 200), (None, 200)], (
+        entries
+    )
 
 
 @check
 def fault_sts_throttling() -> None:
-    add_rule(service="sts", target="AssumeRole", action="error", status=400, code="Throttling",
-             message="Rate exceeded", times=1)
+    add_rule(
+        service="sts",
+        target="AssumeRole",
+        action="error",
+        status=400,
+        code="Throttling",
+        message="Rate exceeded",
+        times=1,
+    )
     try:
-        client("sts", attempts=1).assume_role(RoleArn=ROLE_ARN, RoleSessionName="s", ExternalId="e")
+        client("sts", attempts=1).assume_role(
+            RoleArn=ROLE_ARN, RoleSessionName="sync-to-s3", ExternalId="ext-secret-2"
+        )
     except botocore.exceptions.ClientError as exc:
         assert error_code(exc) == "Throttling", exc.response
         assert exc.response["Error"]["Message"] == "Rate exceeded", exc.response
@@ -421,39 +505,73 @@ def fault_sts_throttling() -> None:
     else:
         raise AssertionError("AssumeRole succeeded against a Throttling rule")
     # With retries, one throttle is absorbed; a GetCallerIdentity is never targeted.
-    add_rule(service="sts", target="AssumeRole", action="error", status=400, code="Throttling", times=1)
+    add_rule(
+        service="sts", target="AssumeRole", action="error", status=400, code="Throttling", times=1
+    )
     sts = client("sts", attempts=3)
     sts.get_caller_identity()
-    assert sts.assume_role(RoleArn=ROLE_ARN, RoleSessionName="s", ExternalId="e")["Credentials"]
-    status, headers, body = raw("POST", "/", body=b"Action=AssumeRole&Version=2011-06-15",
-                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert sts.assume_role(
+        RoleArn=ROLE_ARN, RoleSessionName="sync-to-s3", ExternalId="ext-secret-2"
+    )["Credentials"]
+    status, headers, body = raw(
+        "POST",
+        "/",
+        body=b"Action=AssumeRole&Version=2011-06-15",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 200, (status, body)  # rules used up
     add_rule(service="sts", action="error", status=400, code="Throttling", message="Rate exceeded")
-    status, headers, body = raw("POST", "/", body=b"Action=AssumeRole&Version=2011-06-15",
-                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    status, headers, body = raw(
+        "POST",
+        "/",
+        body=b"Action=AssumeRole&Version=2011-06-15",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 400 and headers["content-type"] == "text/xml", (status, headers)
-    assert body.decode().startswith('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
-                                    "<Error><Type>Sender</Type><Code>Throttling</Code>"
-                                    "<Message>Rate exceeded</Message></Error><RequestId>"), body
+    assert body.decode().startswith(
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+        "<Error><Type>Sender</Type><Code>Throttling</Code>"
+        "<Message>Rate exceeded</Message></Error><RequestId>"
+    ), body
 
 
 @check
 def fault_ssm_parameter_not_found() -> None:
     ssm = client("ssm", attempts=1)
     ssm.put_parameter(Name="/sync-to-s3/present", Value="v", Type="SecureString", Overwrite=True)
-    add_rule(service="ssm", target="GetParameter", action="error", status=400,
-             code="ParameterNotFound", message="Parameter /sync-to-s3/present not found.", times=1)
+    add_rule(
+        service="ssm",
+        target="GetParameter",
+        action="error",
+        status=400,
+        code="ParameterNotFound",
+        message="Parameter /sync-to-s3/present not found.",
+        times=1,
+    )
     try:
         ssm.get_parameter(Name="/sync-to-s3/present", WithDecryption=True)
     except ssm.exceptions.ParameterNotFound as exc:
         assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     else:
         raise AssertionError("GetParameter succeeded against a ParameterNotFound rule")
-    assert ssm.get_parameter(Name="/sync-to-s3/present", WithDecryption=True)["Parameter"]["Value"] == "v"
+    assert (
+        ssm.get_parameter(Name="/sync-to-s3/present", WithDecryption=True)["Parameter"]["Value"]
+        == "v"
+    )
     add_rule(service="ssm", action="error", status=400, code="ParameterNotFound", message="nope")
-    status, headers, body = raw("POST", "/", body=b'{"Name":"x"}', headers={
-        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AmazonSSM.GetParameter"})
-    assert status == 400 and headers["content-type"] == "application/x-amz-json-1.1", (status, headers)
+    status, headers, body = raw(
+        "POST",
+        "/",
+        body=b'{"Name":"x"}',
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "AmazonSSM.GetParameter",
+        },
+    )
+    assert status == 400 and headers["content-type"] == "application/x-amz-json-1.1", (
+        status,
+        headers,
+    )
     assert headers["x-amzn-errortype"] == "ParameterNotFound", headers
     assert json.loads(body) == {"__type": "ParameterNotFound", "message": "nope"}, body
 
@@ -483,7 +601,9 @@ def fault_reset() -> None:
     # ... and one with retries gets through on the second attempt.
     fault_api("/_fault/reset-log")
     add_rule(service="s3", method="GET", path_regex="reset", action="reset", times=1)
-    assert client("s3", attempts=3).get_object(Bucket=BUCKET, Key="reset.csv")["Body"].read() == b"r\n"
+    assert (
+        client("s3", attempts=3).get_object(Bucket=BUCKET, Key="reset.csv")["Body"].read() == b"r\n"
+    )
     entries = request_log()
     assert [(e["fault"], e["status"]) for e in entries] == [("reset", None), (None, 200)], entries
     assert "Traceback" not in SERVER.log(), SERVER.log()
@@ -492,11 +612,20 @@ def fault_reset() -> None:
 @check
 def fault_stall_times_out_the_client() -> None:
     ensure_bucket()
-    add_rule(service="s3", method="PUT", action="stall", delay_ms=5000, status=503, code="SlowDown",
-             times=1)
+    add_rule(
+        service="s3",
+        method="PUT",
+        action="stall",
+        delay_ms=5000,
+        status=503,
+        code="SlowDown",
+        times=1,
+    )
     start = time.monotonic()
     try:
-        client("s3", attempts=1, read_timeout=1).put_object(Bucket=BUCKET, Key="stall.csv", Body=b"s")
+        client("s3", attempts=1, read_timeout=1).put_object(
+            Bucket=BUCKET, Key="stall.csv", Body=b"s"
+        )
     except botocore.exceptions.ReadTimeoutError:
         pass
     else:
@@ -509,10 +638,24 @@ def fault_stall_times_out_the_client() -> None:
 @check
 def fault_rule_matching() -> None:
     ensure_bucket()
-    first = add_rule(service="any", method="any", path_regex=r"\?.*list-type=2", action="error",
-                     status=503, code="SlowDown", times=1)
-    second = add_rule(service="s3", method="GET", path_regex=r"\?.*list-type=2", action="error",
-                      status=500, code="InternalError", times=1)
+    first = add_rule(
+        service="any",
+        method="any",
+        path_regex=r"\?.*list-type=2",
+        action="error",
+        status=503,
+        code="SlowDown",
+        times=1,
+    )
+    second = add_rule(
+        service="s3",
+        method="GET",
+        path_regex=r"\?.*list-type=2",
+        action="error",
+        status=500,
+        code="InternalError",
+        times=1,
+    )
     assert second == first + 1
     s3 = client("s3", attempts=1)
     codes = []
@@ -544,7 +687,9 @@ def fault_control_api() -> None:
     rule_id = add_rule(action="error", service="ssm")
     rules = fault_api("/_fault/rules", method="GET")[1]
     assert [r["id"] for r in rules] == [rule_id] and rules[0]["method"] == "any", rules
-    assert rules[0]["status"] == 503 and rules[0]["code"] == "SlowDown" and rules[0]["times"] == 1, rules
+    assert (
+        rules[0]["status"] == 503 and rules[0]["code"] == "SlowDown" and rules[0]["times"] == 1
+    ), rules
     assert fault_api("/_fault/clear") == (200, {"cleared": 1})
     assert fault_api("/_fault/rules", method="GET")[1] == []
     client("s3").list_buckets()
@@ -560,8 +705,12 @@ def seed_and_dump() -> None:
         config = Path(tmp, "config.json")
         config.write_text('{"s3_aws_bucket_name": "seed-dump-test"}\n')
         run = [sys.executable, str(SEED), "--endpoint", SERVER.endpoint, "--bucket", bucket]
-        seeded = subprocess.run([*run, "--parameter", "/seed/config", "--parameter-file", str(config)],
-                                capture_output=True, text=True, timeout=60)
+        seeded = subprocess.run(
+            [*run, "--parameter", "/seed/config", "--parameter-file", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert seeded.returncode == 0, seeded.stderr
         again = subprocess.run(run, capture_output=True, text=True, timeout=60)
         assert again.returncode == 0, again.stderr  # an existing bucket is fine
@@ -569,10 +718,16 @@ def seed_and_dump() -> None:
         assert value["Type"] == "SecureString" and value["Value"] == config.read_text(), value
         s3 = client("s3")
         s3.put_object(Bucket=bucket, Key="track/x.csv", Body=b'"a"\n"1"\n', ContentType="text/csv")
-        s3.put_object(Bucket=bucket, Key="_errors/2026-11-25/e.ndjson", Body=b"{}\n",
-                      ContentType="application/x-ndjson")
+        s3.put_object(
+            Bucket=bucket,
+            Key="_errors/2026-11-25/e.ndjson",
+            Body=b"{}\n",
+            ContentType="application/x-ndjson",
+        )
         out = Path(tmp, "dump")
-        dumped = subprocess.run([*run, "--dump", str(out)], capture_output=True, text=True, timeout=60)
+        dumped = subprocess.run(
+            [*run, "--dump", str(out)], capture_output=True, text=True, timeout=60
+        )
         assert dumped.returncode == 0, dumped.stderr
         assert dumped.stdout.splitlines() == [
             "_errors/2026-11-25/e.ndjson\t3\tapplication/x-ndjson",
@@ -580,12 +735,35 @@ def seed_and_dump() -> None:
         ], dumped.stdout
         assert (out / "track" / "x.csv").read_bytes() == b'"a"\n"1"\n'
         assert (out / "_errors" / "2026-11-25" / "e.ndjson").read_bytes() == b"{}\n"
-        missing = subprocess.run([sys.executable, str(SEED), "--endpoint", SERVER.endpoint, "--bucket",
-                                  "no-such-bucket-x", "--dump", str(out)], capture_output=True, text=True,
-                                 timeout=60)
+        missing = subprocess.run(
+            [
+                sys.executable,
+                str(SEED),
+                "--endpoint",
+                SERVER.endpoint,
+                "--bucket",
+                "no-such-bucket-x",
+                "--dump",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert missing.returncode == 1 and "NoSuchBucket" in missing.stderr, missing
-        remote = subprocess.run([sys.executable, str(SEED), "--endpoint", "https://s3.amazonaws.com",
-                                 "--bucket", bucket], capture_output=True, text=True, timeout=60)
+        remote = subprocess.run(
+            [
+                sys.executable,
+                str(SEED),
+                "--endpoint",
+                "https://s3.amazonaws.com",
+                "--bucket",
+                bucket,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert remote.returncode == 2, remote
 
 

@@ -9,7 +9,6 @@
 
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -56,12 +55,12 @@ pub fn timeouts(lookup: &dyn Fn(&str) -> Option<String>) -> TimeoutConfig {
         .build()
 }
 
-/// The SDK configuration of the function itself: region, credentials chain and endpoint from
-/// the environment (`AWS_ENDPOINT_URL` points it at a local AWS), timeouts and standard retries.
+/// The SDK configuration of the function itself: region, credentials chain, endpoint
+/// (`AWS_ENDPOINT_URL` points it at a local AWS) and retries (standard mode, 3 attempts, or
+/// `AWS_MAX_ATTEMPTS`/`AWS_RETRY_MODE`) from the environment, plus the timeouts above.
 pub async fn base_config(lookup: &dyn Fn(&str) -> Option<String>) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts(lookup))
-        .retry_config(RetryConfig::standard())
         .load()
         .await
 }

@@ -234,10 +234,13 @@ pub fn emf_line(s: &Stats, duration_ms: u128, timestamp_ms: i64) -> String {
 /// The init error (so that Lambda reports an init failure and consumes no event), or a
 /// runtime error.
 pub async fn run(lookup: Lookup) -> Result<(), lambda_runtime::Error> {
-    let function = match Function::init(lookup).await {
+    let function = match Function::init(Arc::clone(&lookup)).await {
         Ok(f) => Arc::new(f),
         Err(e) => {
             tracing::error!(error = %e, "init failed");
+            if let Some(api) = lookup("AWS_LAMBDA_RUNTIME_API") {
+                report_init_error(&api, &e.to_string());
+            }
             return Err(e.into());
         }
     };
@@ -246,6 +249,29 @@ pub async fn run(lookup: Lookup) -> Result<(), lambda_runtime::Error> {
         async move { function.invoke(event).await }
     }))
     .await
+}
+
+/// Tells the Runtime API that init failed (`POST /2018-06-01/runtime/init/error`), so that
+/// Lambda shows the reason instead of a bare exit. Best effort: the process exits either way.
+fn report_init_error(api: &str, message: &str) {
+    use std::io::{Read, Write};
+    let mut body = String::from("{\"errorType\":\"SyncToS3.InitError\",\"errorMessage\":");
+    crate::json::write_string(message, &mut body);
+    body.push_str(",\"stackTrace\":[]}");
+    let sent = std::net::TcpStream::connect(api).and_then(|mut s| {
+        s.set_read_timeout(Some(Duration::from_secs(2)))?;
+        write!(
+            s,
+            "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\nLambda-Runtime-Function-Error-Type: SyncToS3.InitError\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut reply = [0u8; 64];
+        let _ = s.read(&mut reply)?;
+        Ok(())
+    });
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "could not report the init error to the Runtime API");
+    }
 }
 
 #[cfg(test)]

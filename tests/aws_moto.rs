@@ -1,0 +1,523 @@
+//! The function against a local AWS over real HTTP (moto behind a fault-injecting middleware,
+//! started and stopped by each test): S3 objects, STS AssumeRole with the External ID, SSM
+//! configuration, the Lambda Runtime API path, and S3/STS/SSM faults as SPEC 5 describes them.
+//!
+//! Every test runs the real binary, as Lambda or as the command line would.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use serde_json::{json, Value};
+use support::local_aws::LocalAws;
+use support::runtime_api::{Outcome, RuntimeApi};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sync-to-s3");
+const EXTERNAL_ID: &str = "ext-moto-SECRET-7f3a";
+const WRITE_KEY: &str = "wk_sample_key";
+
+fn events(name: &str) -> String {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The sample configuration, pointed at `bucket`, with the test's external id.
+fn config(bucket: &str, extra: Value) -> String {
+    let mut c: Value = serde_json::from_str(&events("config.json")).expect("events/config.json");
+    c["s3_aws_bucket_name"] = json!(bucket);
+    c["iam_external_id"] = json!(EXTERNAL_ID);
+    c["iam_role_session_name"] = json!("sync-to-s3-test");
+    if let (Some(obj), Some(extra)) = (c.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    c.to_string()
+}
+
+fn s3(aws: &LocalAws) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&aws.endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+fn ssm(aws: &LocalAws) -> aws_sdk_ssm::Client {
+    let conf = aws_sdk_ssm::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&aws.endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .build();
+    aws_sdk_ssm::Client::from_conf(conf)
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn create_bucket(aws: &LocalAws, bucket: &str) {
+    rt().block_on(s3(aws).create_bucket().bucket(bucket).send())
+        .expect("create bucket");
+}
+
+/// Every object in the bucket: key -> (bytes, content type, SSE).
+fn bucket_objects(aws: &LocalAws, bucket: &str) -> BTreeMap<String, (Vec<u8>, String, String)> {
+    rt().block_on(async {
+        let c = s3(aws);
+        let list = c
+            .list_objects_v2()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("list");
+        let mut out = BTreeMap::new();
+        for o in list.contents() {
+            let key = o.key().unwrap_or_default().to_owned();
+            let got = c
+                .get_object()
+                .bucket(bucket)
+                .key(&key)
+                .send()
+                .await
+                .expect("get");
+            let ct = got.content_type().unwrap_or_default().to_owned();
+            let sse = got
+                .server_side_encryption()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default();
+            let bytes = got
+                .body
+                .collect()
+                .await
+                .expect("body")
+                .into_bytes()
+                .to_vec();
+            out.insert(key, (bytes, ct, sse));
+        }
+        out
+    })
+}
+
+/// Runs the command line with the local AWS environment; returns (status, stdout, stderr).
+fn cli(aws: &LocalAws, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .envs(aws.env())
+        .envs(env.iter().copied())
+        .env("SYNC_ATTEMPT_TIMEOUT_MS", "5000")
+        .output()
+        .expect("run sync-to-s3");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn payload_file(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write payload");
+    p.to_string_lossy().into_owned()
+}
+
+/// The function as Lambda runs it: the binary serving a local Runtime API.
+struct Lambda {
+    api: RuntimeApi,
+    child: Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl Lambda {
+    fn start(aws: &LocalAws, env: &[(&str, &str)]) -> Lambda {
+        let api = RuntimeApi::start();
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        // Both streams append to one file, as Lambda gathers them into one log stream.
+        let append = || {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(log.path())
+                .expect("log")
+        };
+        let child = Command::new(BIN)
+            .env_clear()
+            .envs(aws.env())
+            .envs(env.iter().copied())
+            .env("AWS_LAMBDA_RUNTIME_API", api.addr())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "sync-to-s3")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("SYNC_ATTEMPT_TIMEOUT_MS", "5000")
+            .stdout(append())
+            .stderr(append())
+            .spawn()
+            .expect("start the function");
+        Lambda { api, child, log }
+    }
+
+    fn invoke(&self, payload: &str) -> Value {
+        match self.api.invoke(payload, Duration::from_secs(60)) {
+            Some(Outcome::Response(body)) => serde_json::from_str(&body).expect("JSON response"),
+            other => panic!("expected a response, got {other:?}\nlog:\n{}", self.logs()),
+        }
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+impl Drop for Lambda {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn failures(response: &Value) -> Vec<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .expect("an SQS batch response")
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn message_ids_with(payload: &str, needle: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(payload).expect("json");
+    v["Records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter(|r| r["body"].as_str().unwrap_or_default().contains(needle))
+        .map(|r| r["messageId"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn objects_in_s3_equal_the_dry_run_output() {
+    // GIVEN content-addressed keys, so that two runs of the same input give the same keys
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-1");
+    let cfg = config(
+        "exports-1",
+        json!({"key_template": "{folder}{type}/{id}.{ext}", "server_side_encryption": "AES256"}),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let payload = payload_file(dir.path(), "sqs.json", &events("sqs-batch.json"));
+    let dry = dir.path().join("dry");
+    // WHEN the same payload is run dry and for real
+    let (code, out, err) = cli(
+        &aws,
+        &["invoke", &payload, "--dry-run", dry.to_str().unwrap()],
+        &[("SYNC_CONFIG", &cfg)],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = cli(&aws, &["invoke", &payload], &[("SYNC_CONFIG", &cfg)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.trim(), r#"{"batchItemFailures":[]}"#);
+    // THEN the bucket holds exactly the dry run's files, byte for byte (the error object's
+    // key always carries the upload time, so its time is left out of the comparison)
+    let untimed = |k: &str| -> String {
+        match k.rsplit_once('_') {
+            Some((_, id)) if k.starts_with("_errors/") => format!("_errors/{id}"),
+            _ => k.to_owned(),
+        }
+    };
+    let stored: BTreeMap<String, _> = bucket_objects(&aws, "exports-1")
+        .into_iter()
+        .map(|(k, v)| (untimed(&k), v))
+        .collect();
+    let mut expected = BTreeMap::new();
+    for entry in walk(&dry) {
+        let key = entry
+            .strip_prefix(&dry)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        expected.insert(untimed(&key), std::fs::read(&entry).unwrap());
+    }
+    assert_eq!(
+        stored.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (key, (bytes, content_type, sse)) in &stored {
+        assert_eq!(bytes, &expected[key], "{key}");
+        let want = if key.ends_with(".csv") {
+            "text/csv"
+        } else if key.ends_with(".txt") {
+            "text/plain"
+        } else {
+            "application/x-ndjson"
+        };
+        assert_eq!(content_type, want, "{key}");
+        assert_eq!(sse, "AES256", "{key}");
+    }
+    // AND the role was assumed with the External ID and session name
+    assert_eq!(
+        aws.assumed_roles(),
+        [(EXTERNAL_ID.to_owned(), "sync-to-s3-test".to_owned())]
+    );
+    assert!(!err.contains(EXTERNAL_ID));
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_lambda_runtime_path_serves_every_payload_and_assumes_the_role_once() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-2");
+    let cfg = config("exports-2", json!({}));
+    let f = Lambda::start(&aws, &[("SYNC_CONFIG", &cfg)]);
+    // SQS: every message acknowledged (the bad one is in the error object)
+    for _ in 0..3 {
+        let r = f.invoke(&events("sqs-batch.json"));
+        assert_eq!(failures(&r), Vec::<String>::new(), "{r}");
+    }
+    // API Gateway v2 and v1: 200 with the summary, JSON content type
+    for file in ["apigw-v2-batch.json", "apigw-v1-rest.json"] {
+        let r = f.invoke(&events(file));
+        assert_eq!(r["statusCode"], 200, "{file}: {r}");
+        assert_eq!(r["headers"]["Content-Type"], "application/json");
+        let body: Value =
+            serde_json::from_str(r["body"].as_str().expect("body string")).expect("JSON body");
+        assert_eq!(body["ok"], true);
+    }
+    // Direct invoke: the summary
+    let r = f.invoke(&events("invoke-batch.json"));
+    assert_eq!(r["ok"], true, "{r}");
+    let stored = bucket_objects(&aws, "exports-2");
+    let summary_keys: Vec<String> = serde_json::from_value(r["objects"].clone()).expect("keys");
+    for k in &summary_keys {
+        assert!(stored.contains_key(k), "{k} not in the bucket");
+    }
+    // One AssumeRole for six invocations: the credentials are cached.
+    assert_eq!(
+        aws.assumed_roles(),
+        [(EXTERNAL_ID.to_owned(), "sync-to-s3-test".to_owned())]
+    );
+    // Logs are JSON lines with a summary and an EMF line per invocation, and no secret.
+    let logs = f.logs();
+    assert!(
+        !logs.contains(EXTERNAL_ID) && !logs.contains(WRITE_KEY),
+        "a secret was logged"
+    );
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line: {l}: {e}"))
+        })
+        .collect();
+    let summaries = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "invocation")
+        .count();
+    let emf = lines
+        .iter()
+        .filter(|l| l["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SyncToS3")
+        .count();
+    assert_eq!((summaries, emf), (6, 6), "{logs}");
+}
+
+#[test]
+fn an_ssm_secure_string_configuration_is_used() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-3");
+    let cfg = config(
+        "exports-3",
+        json!({"mappings": [{"name": "from-ssm", "s3_aws_folder_name": "from-ssm"}]}),
+    );
+    rt().block_on(
+        ssm(&aws)
+            .put_parameter()
+            .name("/sync-to-s3/config")
+            .value(&cfg)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send(),
+    )
+    .expect("put parameter");
+    let env = [("SYNC_CONFIG_PARAMETER", "/sync-to-s3/config")];
+    let (code, out, err) = cli(&aws, &["config"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("\"exports-3\"") && out.contains("\"***\""),
+        "{out}"
+    );
+    assert!(!out.contains(EXTERNAL_ID) && !err.contains(EXTERNAL_ID));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let payload = payload_file(dir.path(), "one.json", &events("invoke-single.json"));
+    let (code, out, err) = cli(&aws, &["invoke", &payload], &env);
+    assert_eq!(code, 0, "{out}{err}");
+    let stored = bucket_objects(&aws, "exports-3");
+    assert!(
+        !stored.is_empty() && stored.keys().all(|k| k.starts_with("from-ssm/track/")),
+        "{stored:?}"
+    );
+}
+
+#[test]
+fn a_missing_parameter_fails_init_naming_it() {
+    let aws = LocalAws::start();
+    let env = [("SYNC_CONFIG_PARAMETER", "/sync-to-s3/missing")];
+    let (code, _, err) = cli(&aws, &["config"], &env);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("/sync-to-s3/missing") && err.contains("ParameterNotFound"),
+        "{err}"
+    );
+    // As Lambda: the init error is reported and no event is consumed.
+    let f = Lambda::start(&aws, &env);
+    let init = f
+        .api
+        .init_error(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("no init error; log:\n{}", f.logs()));
+    assert!(init.contains("ParameterNotFound"), "{init}");
+}
+
+#[test]
+fn a_missing_bucket_fails_every_message_and_answers_503() {
+    let aws = LocalAws::start();
+    let cfg = config("no-such-bucket-4", json!({}));
+    let f = Lambda::start(&aws, &[("SYNC_CONFIG", &cfg)]);
+    let payload = events("sqs-batch.json");
+    let r = f.invoke(&payload);
+    // Every message with something to store fails; the ones whose only event no mapping
+    // takes (page, screen, group, alias here) had nothing to write and are acknowledged.
+    let filtered: Vec<String> = ["page", "screen", "group", "alias"]
+        .iter()
+        .flat_map(|t| message_ids_with(&payload, &format!(r#""type":"{t}""#)))
+        .collect();
+    let want: Vec<String> = serde_json::from_str::<Value>(&payload).unwrap()["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["messageId"].as_str().unwrap().to_owned())
+        .filter(|id| !filtered.contains(id))
+        .collect();
+    assert_eq!(filtered.len(), 4);
+    assert_eq!(failures(&r), want);
+    let r = f.invoke(&events("apigw-v2-batch.json"));
+    assert_eq!(r["statusCode"], 503, "{r}");
+    assert!(
+        r["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("NoSuchBucket"),
+        "{r}"
+    );
+    assert!(
+        f.logs().contains("permanent"),
+        "the failure class is logged"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let one = payload_file(dir.path(), "one.json", &events("invoke-single.json"));
+    let (code, _, err) = cli(&aws, &["invoke", &one], &[("SYNC_CONFIG", &cfg)]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("NoSuchBucket"), "{err}");
+}
+
+#[test]
+fn a_malformed_role_arn_is_a_configuration_error() {
+    let aws = LocalAws::start();
+    let cfg = config("exports-5", json!({"iam_role_arn": "arn:aws:iam::12:role"}));
+    let (code, _, err) = cli(&aws, &["config"], &[("SYNC_CONFIG", &cfg)]);
+    assert_eq!(code, 2);
+    assert!(err.contains("iam_role_arn"), "{err}");
+}
+
+#[test]
+fn sts_access_denied_fails_the_writes_and_the_function_keeps_serving() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-6");
+    aws.fault(json!({"service": "sts", "target": "AssumeRole", "action": "error", "status": 403, "code": "AccessDenied", "message": "not authorized to perform sts:AssumeRole", "times": -1}));
+    let f = Lambda::start(&aws, &[("SYNC_CONFIG", &config("exports-6", json!({})))]);
+    let r = f.invoke(&events("apigw-v1-rest.json"));
+    assert_eq!(r["statusCode"], 503, "{r}");
+    aws.clear_faults();
+    let r = f.invoke(&events("apigw-v1-rest.json"));
+    assert_eq!(
+        r["statusCode"], 200,
+        "the next invocation assumes the role again: {r}"
+    );
+}
+
+#[test]
+fn slow_down_twice_then_success_after_retries() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-7");
+    aws.fault(json!({"service": "s3", "method": "PUT", "path_regex": "/exports-7/track/", "action": "error", "status": 503, "code": "SlowDown", "message": "Please reduce your request rate.", "times": 2}));
+    let f = Lambda::start(&aws, &[("SYNC_CONFIG", &config("exports-7", json!({})))]);
+    let r = f.invoke(&events("sqs-batch.json"));
+    assert_eq!(failures(&r), Vec::<String>::new(), "{r}");
+    let puts: Vec<Value> = aws
+        .log()
+        .into_iter()
+        .filter(|e| {
+            e["method"] == "PUT"
+                && e["path"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("/exports-7/track/")
+        })
+        .collect();
+    assert_eq!(
+        puts.len(),
+        3,
+        "two SlowDown answers, then the stored one: {puts:?}"
+    );
+    assert_eq!(
+        bucket_objects(&aws, "exports-7")
+            .keys()
+            .filter(|k| k.starts_with("track/"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_server_error_forever_fails_exactly_the_messages_of_that_object() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-8");
+    aws.fault(json!({"service": "s3", "method": "PUT", "path_regex": "/exports-8/identify/", "action": "error", "status": 500, "code": "InternalError", "message": "We encountered an internal error.", "times": -1}));
+    let f = Lambda::start(&aws, &[("SYNC_CONFIG", &config("exports-8", json!({})))]);
+    let payload = events("sqs-batch.json");
+    let r = f.invoke(&payload);
+    let mut want = message_ids_with(&payload, r#""type":"identify""#);
+    want.sort();
+    let mut got = failures(&r);
+    got.sort();
+    assert!(!want.is_empty());
+    assert_eq!(got, want, "{r}");
+    // The other objects are stored.
+    let stored = bucket_objects(&aws, "exports-8");
+    assert!(stored.keys().any(|k| k.starts_with("track/")));
+    assert!(!stored.keys().any(|k| k.starts_with("identify/")));
+    // API Gateway: 503 so that the client retries.
+    let r = f.invoke(&events("apigw-v2-batch.json"));
+    assert_eq!(r["statusCode"], 503, "{r}");
+    assert!(f.logs().contains("transient"));
+}
