@@ -1,24 +1,50 @@
-# sync-to-s3 — the commands a user needs. `make run` shows the function at work; `make test`
-# checks everything. Both set up what they need themselves.
+# sync-to-s3 — the commands a user needs. `make run` shows the function at work against a local
+# AWS; `make test` checks everything. Both install what they need themselves (Python venvs with
+# moto, cfn-lint and the SAM CLI); only Rust and Python 3.11 must be on the machine.
 
 CARGO ?= cargo
+PYTHON ?= python3
 OUT ?= out
+EVENT ?= events/sqs-batch.json
 
-.PHONY: all build run test lint fmt check-conformance clean help
+VENV := .venv
+DEPLOY_VENV := .venv-deploy
+PY := $(VENV)/bin/python
+PIP_FLAGS := --quiet --disable-pip-version-check
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help all build run test lint fmt venv deploy-venv template-lint unit aws-tests \
+        check-conformance invoke watch deploy bench clean
 
 help:
-	@echo "make run    build, then run the function on the sample events in events/ and show the objects"
-	@echo "make test   formatting, clippy -D warnings, unit, property, handler and conformance tests"
-	@echo "make build  debug build of the binary"
-	@echo "make clean  remove build output and $(OUT)/"
+	@echo "make run     build, start a local AWS (moto), run the function on events/ through the Lambda"
+	@echo "             Runtime API and show the objects it wrote (copies in $(OUT)/)"
+	@echo "make test    fmt, clippy -D warnings, unit/property/handler/conformance tests, tests against"
+	@echo "             moto (S3, STS, SSM, faults), the local AWS self-test, cfn-lint and sam validate"
+	@echo "make build   release build for Lambda (arm64, or x86_64 if the arm64 target is missing)"
+	@echo "make deploy  build, then sam deploy --guided"
+	@echo "make watch / make invoke EVENT=events/x.json   cargo lambda's local emulator"
+	@echo "make bench   benchmarks (see BENCHMARKS.md)"
 
 all: build
 
-build:
-	$(CARGO) build --locked --bin sync-to-s3
+$(VENV)/.installed: scripts/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_FLAGS) -r scripts/requirements.txt
+	touch $@
 
-run: build
-	@OUT=$(OUT) scripts/run-dry.sh
+venv: $(VENV)/.installed
+
+$(DEPLOY_VENV)/.installed: scripts/requirements-deploy.txt
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install $(PIP_FLAGS) -r scripts/requirements-deploy.txt
+	touch $@
+
+deploy-venv: $(DEPLOY_VENV)/.installed
+
+run: venv
+	$(CARGO) build --locked --bin sync-to-s3 --example local_lambda
+	@OUT=$(OUT) scripts/run-local.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -27,12 +53,42 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-test: lint
+template-lint: venv deploy-venv
+	$(VENV)/bin/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=us-east-1 $(DEPLOY_VENV)/bin/sam validate --lint --template template.yaml
+
+test: lint venv template-lint
 	$(CARGO) test --locked --all-targets
+	$(PY) scripts/test_local_aws.py
 
 check-conformance:
 	$(CARGO) test --locked --test conformance -- --nocapture
 
+# Release build for Lambda with cargo-lambda (installed into the deploy venv on first use).
+build: deploy-venv
+	@test -x $(DEPLOY_VENV)/bin/cargo-lambda || $(DEPLOY_VENV)/bin/pip install $(PIP_FLAGS) cargo-lambda==1.9.2
+	@if rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu; then \
+	  PATH="$(CURDIR)/$(DEPLOY_VENV)/bin:$$PATH" $(CARGO) lambda build --release --arm64 --bin sync-to-s3; \
+	else \
+	  echo "The arm64 target cannot be added here: building for x86_64 instead."; \
+	  echo "Set Architectures to x86_64 in template.yaml before deploying this build."; \
+	  PATH="$(CURDIR)/$(DEPLOY_VENV)/bin:$$PATH" $(CARGO) lambda build --release --x86-64 --bin sync-to-s3; \
+	fi
+
+deploy: build
+	AWS_DEFAULT_REGION=$${AWS_REGION:-us-east-1} $(DEPLOY_VENV)/bin/sam deploy --guided
+
+watch: deploy-venv
+	@test -x $(DEPLOY_VENV)/bin/cargo-lambda || $(DEPLOY_VENV)/bin/pip install $(PIP_FLAGS) cargo-lambda==1.9.2
+	PATH="$(CURDIR)/$(DEPLOY_VENV)/bin:$$PATH" $(CARGO) lambda watch -A 127.0.0.1 -P 9000
+
+invoke: deploy-venv
+	@test -x $(DEPLOY_VENV)/bin/cargo-lambda || $(DEPLOY_VENV)/bin/pip install $(PIP_FLAGS) cargo-lambda==1.9.2
+	PATH="$(CURDIR)/$(DEPLOY_VENV)/bin:$$PATH" $(CARGO) lambda invoke sync-to-s3 --invoke-address 127.0.0.1 --invoke-port 9000 --data-file $(EVENT)
+
+bench:
+	@echo "make bench arrives with the performance work (issue 5); CI already builds the benches."
+
 clean:
 	$(CARGO) clean
-	rm -rf $(OUT)
+	rm -rf $(OUT) $(VENV) $(DEPLOY_VENV)

@@ -521,3 +521,56 @@ fn a_server_error_forever_fails_exactly_the_messages_of_that_object() {
     assert_eq!(r["statusCode"], 503, "{r}");
     assert!(f.logs().contains("transient"));
 }
+
+#[test]
+fn an_ssm_configuration_is_read_again_after_its_ttl() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-9");
+    let put = |folder: &str, overwrite: bool| {
+        let cfg = config(
+            "exports-9",
+            json!({"config_ttl_seconds": 1, "mappings": [{"s3_aws_folder_name": folder}]}),
+        );
+        rt().block_on(
+            ssm(&aws)
+                .put_parameter()
+                .name("/sync-to-s3/ttl")
+                .value(cfg)
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .overwrite(overwrite)
+                .send(),
+        )
+        .expect("put parameter");
+    };
+    put("first", false);
+    let f = Lambda::start(&aws, &[("SYNC_CONFIG_PARAMETER", "/sync-to-s3/ttl")]);
+    assert_eq!(f.invoke(&events("invoke-single.json"))["ok"], true);
+    // GIVEN a new document in the parameter, and then one that does not validate
+    put("second", true);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(f.invoke(&events("invoke-single.json"))["ok"], true);
+    rt().block_on(
+        ssm(&aws)
+            .put_parameter()
+            .name("/sync-to-s3/ttl")
+            .value(r#"{"s3_aws_bucket_name": "exports-9", "compresion": "gzip"}"#)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send(),
+    )
+    .expect("put parameter");
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = f.invoke(&events("invoke-single.json"));
+    // THEN the second document took effect without a restart, and the invalid one was refused
+    // (logged, naming the key) while the function went on with the last good one
+    assert_eq!(r["ok"], true, "{r}");
+    let stored = bucket_objects(&aws, "exports-9");
+    let folders: std::collections::BTreeSet<&str> =
+        stored.keys().filter_map(|k| k.split('/').next()).collect();
+    assert_eq!(folders, ["first", "second"].into_iter().collect());
+    assert_eq!(
+        stored.keys().filter(|k| k.starts_with("second/")).count(),
+        2
+    );
+    assert!(f.logs().contains("compresion"), "{}", f.logs());
+}
