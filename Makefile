@@ -75,7 +75,11 @@ build: deploy-venv
 	  PATH="$(CURDIR)/$(DEPLOY_VENV)/bin:$$PATH" $(CARGO) lambda build --release --x86-64 --bin sync-to-s3; \
 	fi
 
-deploy: build
+# sam build runs cargo lambda for the template's BuildMethod rust-cargolambda (a SAM beta
+# feature), then sam deploy uploads .aws-sam/build, not the source tree.
+deploy: deploy-venv
+	@test -x $(DEPLOY_VENV)/bin/cargo-lambda || $(DEPLOY_VENV)/bin/pip install $(PIP_FLAGS) cargo-lambda==1.9.2
+	PATH="$(CURDIR)/$(DEPLOY_VENV)/bin:$$PATH" $(DEPLOY_VENV)/bin/sam build --beta-features
 	AWS_DEFAULT_REGION=$${AWS_REGION:-us-east-1} $(DEPLOY_VENV)/bin/sam deploy --guided
 
 watch: deploy-venv
@@ -91,4 +95,4 @@ bench:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(OUT) $(VENV) $(DEPLOY_VENV)
+	rm -rf $(OUT) $(VENV) $(DEPLOY_VENV) .aws-sam

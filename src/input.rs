@@ -102,51 +102,47 @@ impl<'p> Envelope<'p> {
     pub fn parse(text: &'p str) -> Result<Envelope<'p>, PayloadError> {
         let doc =
             json::parse(text).map_err(|e| PayloadError(format!("the payload is not JSON: {e}")))?;
-        if let Some(Value::Array(records)) = doc.get("Records") {
-            let all_sqs = !records.is_empty()
-                && records
-                    .iter()
-                    .all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"));
-            if all_sqs {
-                return Self::sqs(doc);
+        let Value::Object(mut members) = doc else {
+            return Ok(Envelope::Invoke(doc));
+        };
+        let get = |members: &[(Cow<'p, str>, Value<'p>)], key: &str| {
+            members.iter().rposition(|(k, _)| k == key)
+        };
+        if let Some(i) = get(&members, "Records") {
+            let is_sqs = matches!(&members[i].1, Value::Array(records)
+                if !records.is_empty()
+                    && records
+                        .iter()
+                        .all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")));
+            if is_sqs {
+                if let (_, Value::Array(records)) = members.swap_remove(i) {
+                    return Self::sqs(records);
+                }
             }
         }
-        let http_v2 = matches!(doc.get("version").and_then(Value::as_str), Some("2.0"))
-            && doc
-                .get("requestContext")
+        let value = |key: &str| get(&members, key).map(|i| &members[i].1);
+        let http_v2 = matches!(value("version").and_then(Value::as_str), Some("2.0"))
+            && value("requestContext")
                 .and_then(|c| c.get("http"))
                 .is_some();
-        let http_v1 = doc.get("httpMethod").is_some() && doc.get("requestContext").is_some();
+        let http_v1 = value("httpMethod").is_some() && value("requestContext").is_some();
         if http_v2 || http_v1 {
-            return Ok(Envelope::Http(Self::http(
-                doc,
-                if http_v2 {
-                    HttpVersion::V2
-                } else {
-                    HttpVersion::V1
-                },
-            )));
+            let version = if http_v2 {
+                HttpVersion::V2
+            } else {
+                HttpVersion::V1
+            };
+            return Ok(Envelope::Http(Self::http(members, version)));
         }
-        Ok(Envelope::Invoke(doc))
+        Ok(Envelope::Invoke(Value::Object(members)))
     }
 
-    fn sqs(doc: Value<'p>) -> Result<Envelope<'p>, PayloadError> {
-        let Value::Object(members) = doc else {
-            unreachable!("only objects have Records");
-        };
-        let records = members
-            .into_iter()
-            .rev()
-            .find(|(k, _)| k == "Records")
-            .map(|(_, v)| v);
-        let Some(Value::Array(records)) = records else {
-            unreachable!("checked by the caller");
-        };
+    fn sqs(records: Vec<Value<'p>>) -> Result<Envelope<'p>, PayloadError> {
         let mut fifo = false;
         let mut out = Vec::with_capacity(records.len());
         for (i, record) in records.into_iter().enumerate() {
             let Value::Object(fields) = record else {
-                unreachable!("every record has eventSource");
+                return Err(PayloadError(format!("SQS record {i} is not an object")));
             };
             let (mut message_id, mut body) = (None, None);
             for (k, v) in fields {
@@ -170,10 +166,7 @@ impl<'p> Envelope<'p> {
         Ok(Envelope::Sqs(SqsBatch { records: out, fifo }))
     }
 
-    fn http(doc: Value<'p>, version: HttpVersion) -> HttpRequest<'p> {
-        let Value::Object(members) = doc else {
-            unreachable!("only objects have httpMethod or version");
-        };
+    fn http(members: Vec<(Cow<'p, str>, Value<'p>)>, version: HttpVersion) -> HttpRequest<'p> {
         let mut req = HttpRequest {
             version,
             method: Cow::Borrowed(""),

@@ -192,8 +192,11 @@ impl Mapping {
         let subscription = Subscription::parse(&subscription_text)
             .map_err(|e| ConfigError::new(key("subscription"), e.to_string()))?;
 
-        let columns_value = match get("columns") {
-            Some(v @ Value::Object(_)) => v.clone().into_owned(),
+        let column_members: Vec<(Cow<'static, str>, Value<'static>)> = match get("columns") {
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| (Cow::Owned(k.to_string()), v.clone().into_owned()))
+                .collect(),
             Some(v) => {
                 return Err(ConfigError::new(
                     key("columns"),
@@ -203,14 +206,15 @@ impl Mapping {
                     ),
                 ))
             }
-            None => parse_builtin(DEFAULT_COLUMNS)?,
+            None => match parse_builtin(DEFAULT_COLUMNS)? {
+                Value::Object(m) => m,
+                _ => Vec::new(),
+            },
         };
-        let Value::Object(column_members) = &columns_value else {
-            unreachable!("checked above");
-        };
-        check_unique_keys(column_members, &key("columns"))?;
+        let columns_value = Value::Object(column_members.clone());
+        check_unique_keys(&column_members, &key("columns"))?;
         let mut columns = Vec::new();
-        for (name, v) in column_members {
+        for (name, v) in &column_members {
             if matches!(v, Value::String(s) if s.is_empty()) {
                 continue; // "" drops the column
             }

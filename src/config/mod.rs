@@ -371,13 +371,12 @@ impl Config {
             Some(s) => s.string("error_prefix")?.unwrap_or_default(),
         };
         if error_prefix.split('/').any(|seg| seg == "." || seg == "..")
-            || error_prefix.starts_with('/')
             || error_prefix.chars().any(char::is_control)
             || error_prefix.len() > 512
         {
             return Err(ConfigError::new(
                 key_of(get("error_prefix"), "error_prefix"),
-                format!("{error_prefix:?} must not start with \"/\", hold \".\" or \"..\" segments or control characters, or pass 512 bytes"),
+                format!("{error_prefix:?} must not hold \".\" or \"..\" segments or control characters, or pass 512 bytes"),
             ));
         }
 

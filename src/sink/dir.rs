@@ -20,17 +20,22 @@ impl DirSink {
         DirSink { root: root.into() }
     }
 
+    /// `DIR/<key>`: empty segments (a leading `/`, `//`) collapse as they do in a path; a key
+    /// with a `.` or `..` segment, or a backslash, is refused.
     fn path_of(&self, key: &str) -> Result<PathBuf, String> {
-        if key.is_empty()
-            || key.starts_with('/')
-            || key.contains('\\')
-            || key
-                .split('/')
-                .any(|s| s.is_empty() || s == "." || s == "..")
-        {
+        if key.contains('\\') || key.split('/').any(|s| s == "." || s == "..") {
             return Err("the key would leave the dry-run directory".to_owned());
         }
-        Ok(self.root.join(key))
+        let mut path = self.root.clone();
+        let mut any = false;
+        for seg in key.split('/').filter(|s| !s.is_empty()) {
+            path.push(seg);
+            any = true;
+        }
+        if !any || key.ends_with('/') {
+            return Err("the key does not name a file".to_owned());
+        }
+        Ok(path)
     }
 }
 
@@ -56,12 +61,17 @@ mod tests {
     #[test]
     fn keys_cannot_escape_the_directory() {
         let s = DirSink::new("/tmp/x");
-        for bad in ["../a", "a/../b", "/etc/passwd", "a//b", "./a", ""] {
+        for bad in ["../a", "a/../b", "./a", "", "/", "a/", "a\\..\\b"] {
             assert!(s.path_of(bad).is_err(), "{bad}");
         }
         assert_eq!(
             s.path_of("a/b.csv").unwrap(),
             PathBuf::from("/tmp/x/a/b.csv")
+        );
+        // A leading "/" or "//" in a key (an error_prefix used as written) stays inside DIR.
+        assert_eq!(
+            s.path_of("/etc//passwd").unwrap(),
+            PathBuf::from("/tmp/x/etc/passwd")
         );
     }
 }
