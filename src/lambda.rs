@@ -199,32 +199,37 @@ fn log_summary(s: &Stats, duration_ms: u128, error: Option<&InvokeError>) {
     println!("{}", emf_line(s, duration_ms, now_unix_ms()));
 }
 
-/// The EMF document for one invocation.
+/// The EMF document for one invocation: the metric definitions and their values, built from
+/// one table so that the two cannot drift apart.
 pub fn emf_line(s: &Stats, duration_ms: u128, timestamp_ms: i64) -> String {
-    format!(
-        concat!(
-            "{{\"_aws\":{{\"Timestamp\":{ts},\"CloudWatchMetrics\":[{{\"Namespace\":\"SyncToS3\",",
-            "\"Dimensions\":[[\"Source\"]],\"Metrics\":[",
-            "{{\"Name\":\"Events\",\"Unit\":\"Count\"}},{{\"Name\":\"Rows\",\"Unit\":\"Count\"}},",
-            "{{\"Name\":\"Filtered\",\"Unit\":\"Count\"}},{{\"Name\":\"Rejected\",\"Unit\":\"Count\"}},",
-            "{{\"Name\":\"Objects\",\"Unit\":\"Count\"}},{{\"Name\":\"Bytes\",\"Unit\":\"Bytes\"}},",
-            "{{\"Name\":\"Failures\",\"Unit\":\"Count\"}},{{\"Name\":\"FailedMessages\",\"Unit\":\"Count\"}},",
-            "{{\"Name\":\"Duration\",\"Unit\":\"Milliseconds\"}}]}}]}},",
-            "\"Source\":\"{source}\",\"Events\":{events},\"Rows\":{rows},\"Filtered\":{filtered},",
-            "\"Rejected\":{rejected},\"Objects\":{objects},\"Bytes\":{bytes},\"Failures\":{failures},",
-            "\"FailedMessages\":{failed},\"Duration\":{duration}}}"
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let metrics: [(&str, &str, u64); 9] = [
+        ("Events", "Count", count(s.events)),
+        ("Rows", "Count", count(s.rows)),
+        ("Filtered", "Count", count(s.filtered)),
+        ("Rejected", "Count", count(s.rejected)),
+        ("Objects", "Count", count(s.objects)),
+        ("Bytes", "Bytes", s.bytes),
+        ("Failures", "Count", count(s.failures)),
+        ("FailedMessages", "Count", count(s.failed_messages)),
+        (
+            "Duration",
+            "Milliseconds",
+            u64::try_from(duration_ms).unwrap_or(u64::MAX),
         ),
-        ts = timestamp_ms,
-        source = s.source,
-        events = s.events,
-        rows = s.rows,
-        filtered = s.filtered,
-        rejected = s.rejected,
-        objects = s.objects,
-        bytes = s.bytes,
-        failures = s.failures,
-        failed = s.failed_messages,
-        duration = duration_ms,
+    ];
+    let definitions: Vec<String> = metrics
+        .iter()
+        .map(|(name, unit, _)| format!("{{\"Name\":\"{name}\",\"Unit\":\"{unit}\"}}"))
+        .collect();
+    let values: String = metrics
+        .iter()
+        .map(|(name, _, value)| format!(",\"{name}\":{value}"))
+        .collect();
+    format!(
+        "{{\"_aws\":{{\"Timestamp\":{timestamp_ms},\"CloudWatchMetrics\":[{{\"Namespace\":\"SyncToS3\",\"Dimensions\":[[\"Source\"]],\"Metrics\":[{}]}}]}},\"Source\":\"{}\"{values}}}",
+        definitions.join(","),
+        s.source
     )
 }
 
