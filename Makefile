@@ -90,8 +90,11 @@ invoke: deploy-venv
 	@test -x $(DEPLOY_VENV)/bin/cargo-lambda || $(DEPLOY_VENV)/bin/pip install $(PIP_FLAGS) cargo-lambda==1.9.2
 	PATH="$(CURDIR)/$(DEPLOY_VENV)/bin:$$PATH" $(CARGO) lambda invoke sync-to-s3 --invoke-address 127.0.0.1 --invoke-port 9000 --data-file $(EVENT)
 
-bench:
-	@echo "make bench arrives with the performance work (issue 5); CI already builds the benches."
+# Side-by-side figures with the Python baseline, written into BENCHMARKS.md, then criterion.
+bench: venv
+	$(CARGO) build --locked --release --bin sync-to-s3 --example bench_pipeline --example cold_start --example upload_latency
+	$(PYTHON) scripts/bench.py
+	$(CARGO) bench --locked --bench pipeline -- --warm-up-time 1 --measurement-time 5
 
 clean:
 	$(CARGO) clean

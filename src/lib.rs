@@ -16,6 +16,7 @@
 //! - [`cli`]: the `invoke` and `config` subcommands.
 
 pub mod aws;
+pub mod bench_support;
 pub mod cli;
 pub mod config;
 pub mod encode;

@@ -1,0 +1,64 @@
+//! In-process timing of the pure pipeline and of its ceiling (a validating borrowed serde_json
+//! parse of the same payload), interleaved, for `scripts/bench.py`:
+//!
+//! ```text
+//! bench_pipeline FILE [REPS]   ->  one JSON line {"pipeline_ms": median, "ceiling_ms": median, ...}
+//! ```
+//!
+//! Default configuration (Segment's default mapping), inline, no I/O besides reading FILE.
+
+use std::time::Instant;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use sync_to_s3::bench_support::{plan_payload, validating_borrowed_parse};
+use sync_to_s3::config::Config;
+use sync_to_s3::key::Stamp;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let file = args.first().expect("usage: bench_pipeline FILE [REPS]");
+    let reps: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(21);
+    let payload = std::fs::read_to_string(file).expect("read payload");
+    let config = Config::load(None, "bench", &|k| {
+        (k == "S3_AWS_BUCKET_NAME").then(|| "bench-bucket".to_owned())
+    })
+    .expect("config");
+    let stamp = Stamp::from_unix_millis(1_795_478_400_000);
+    let is_sqs = payload.trim_start().starts_with("{\"Records\"");
+    // Warm-up, and a check that the work is real.
+    let plan = plan_payload(&config, &payload, &stamp).expect("plan");
+    let bytes: usize = plan.objects.iter().map(|o| o.body.len()).sum();
+    let (mut pipeline, mut ceiling) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let t = Instant::now();
+        let p = plan_payload(&config, &payload, &stamp).expect("plan");
+        pipeline.push(t.elapsed().as_secs_f64() * 1e3);
+        std::hint::black_box(p);
+        if is_sqs {
+            let t = Instant::now();
+            std::hint::black_box(validating_borrowed_parse(&payload).expect("parse"));
+            ceiling.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let ceiling_ms = if ceiling.is_empty() {
+        f64::NAN
+    } else {
+        median(ceiling)
+    };
+    println!(
+        "{{\"file\":{:?},\"input_bytes\":{},\"rows\":{},\"objects\":{},\"output_bytes\":{bytes},\"reps\":{reps},\"pipeline_ms\":{:.3},\"ceiling_ms\":{}}}",
+        file,
+        payload.len(),
+        plan.rows,
+        plan.objects.len(),
+        median(pipeline),
+        if ceiling_ms.is_nan() { "null".to_owned() } else { format!("{ceiling_ms:.3}") }
+    );
+}

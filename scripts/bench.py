@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""`make bench`: sync-to-s3 side by side with the Python baseline, and the issue-5 targets.
+
+Runs, on this machine, in one go (rounds alternate so that drift hits both sides alike; every
+figure is a median):
+
+1. pure pipeline, in-process: `examples/bench_pipeline` (Rust, default mapping) against
+   `python_baseline.py bench` (its `transform`), and against the ceiling (a validating borrowed
+   serde_json parse of the same payload, measured in the same Rust process);
+2. whole process: `sync-to-s3 invoke FILE --dry-run DIR` against `python_baseline.py run FILE`,
+   wall time and peak RSS (from wait4, per child);
+3. cold start: process start to first response through the local Runtime API harness, for a
+   1-event payload with an inline configuration (`examples/cold_start`);
+4. uploads: an invocation writing 7 objects with 100 ms added to every S3 request (the fault
+   middleware's delay rule in front of moto);
+5. binary size: the release binary, and the arm64 Lambda build if `make build` made one.
+
+Writes BENCHMARKS.md (with the commands) and prints it. Inputs come from
+../shared/bench/gen_events.py with its default seed. Only 127.0.0.1 is contacted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "bench"
+DATA = ROOT / "target" / "bench-data"
+RELEASE = ROOT / "target" / "release"
+BIN = RELEASE / "sync-to-s3"
+PY = ROOT / ".venv" / "bin" / "python"
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+
+
+def sh(*cmd: str | Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in cmd], check=True, capture_output=True, text=True, **kw)
+
+
+def data(mode: str, n: int) -> Path:
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"{mode}-{n}.json"
+    if not path.exists():
+        path.write_text(sh(sys.executable, SHARED / "gen_events.py", mode, str(n)).stdout)
+    return path
+
+
+def python_bench(path: Path, reps: int) -> float:
+    """Median ms of python_baseline.py's in-process `transform`."""
+    out = sh(sys.executable, SHARED / "python_baseline.py", "bench", path, "--reps", str(reps)).stdout
+    for line in out.splitlines():
+        if line.startswith("transform "):
+            return float(line.split()[1])
+    raise RuntimeError(out)
+
+
+def rust_bench(path: Path, reps: int) -> dict:
+    return json.loads(sh(RELEASE / "examples" / "bench_pipeline", path, str(reps)).stdout)
+
+
+def timed_child(cmd: list[str], env: dict | None = None) -> tuple[float, int]:
+    """(wall ms, peak RSS KiB) of one process."""
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = (time.perf_counter() - t) * 1e3
+    if status != 0:
+        raise RuntimeError(f"{cmd} exited with {status}")
+    return wall, usage.ru_maxrss
+
+
+def ssl_cert_file() -> str:
+    import ssl
+    return ssl.get_default_verify_paths().cafile or ""
+
+
+def base_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_REGION="us-east-1", S3_AWS_BUCKET_NAME="bench-bucket", AWS_EC2_METADATA_DISABLED="true")
+    cafile = ssl_cert_file()
+    if cafile:
+        env["SSL_CERT_FILE"] = cafile  # as on Lambda: one bundle file, not a folder of 300
+    return env
+
+
+def fmt_ratio(x: float) -> str:
+    return f"{x:.1f}x"
+
+
+def main() -> int:
+    sqs4250, sqs1000, apigw4250 = data("sqs", 4250), data("sqs", 1000), data("apigw", 4250)
+    report: list[str] = []
+    say = report.append
+    cpu = re.sub(r"\s+", " ", next((l.split(":", 1)[1] for l in Path("/proc/cpuinfo").read_text().splitlines()
+                                     if l.startswith("model name")), platform.processor())).strip()
+    say("# Benchmarks\n")
+    say(f"Measured by `make bench` (`scripts/bench.py`) on {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores "
+        f"({cpu}), {platform.python_implementation()} {platform.python_version()}, release profile of Cargo.toml. "
+        f"Every figure is a median; ratios are medians of per-round ratios, rounds alternating Rust and Python "
+        f"({ROUNDS} rounds). The machine is shared and noisy: read the ratios, not the last digit.\n")
+    say(f"Inputs: `gen_events.py sqs 4250` ({sqs4250.stat().st_size:,} bytes), `gen_events.py sqs 1000` "
+        f"({sqs1000.stat().st_size:,} bytes), `gen_events.py apigw 4250` ({apigw4250.stat().st_size:,} bytes), "
+        f"default seed.\n")
+
+    # 1. pure pipeline, in-process
+    say("## 1. Pure pipeline, in-process (one core)\n")
+    say("decode → subscription → map → group → encode, Segment's default mapping, no I/O. "
+        "Rust: `target/release/examples/bench_pipeline FILE 21`; Python: `python_baseline.py bench FILE --reps 5` "
+        "(`transform`); ceiling: a validating borrowed serde_json parse of the same payload, same Rust process.\n")
+    say("| input | Rust pipeline ms | ceiling ms | pipeline / ceiling | Python ms | Python / Rust |")
+    say("|---|---:|---:|---:|---:|---:|")
+    results = {}
+    for path in (sqs4250, sqs1000):
+        rs, py, vs_py, vs_ceiling = [], [], [], []
+        for _ in range(ROUNDS):
+            r = rust_bench(path, 21)
+            p = python_bench(path, 5)
+            rs.append(r["pipeline_ms"])
+            py.append(p)
+            vs_py.append(p / r["pipeline_ms"])
+            vs_ceiling.append(r["pipeline_ms"] / r["ceiling_ms"])
+            ceiling = r["ceiling_ms"]
+        results[path.name] = (statistics.median(vs_py), statistics.median(vs_ceiling))
+        say(f"| {path.name} | {statistics.median(rs):.1f} | {ceiling:.1f} | {statistics.median(vs_ceiling):.2f}x "
+            f"| {statistics.median(py):.0f} | **{fmt_ratio(statistics.median(vs_py))}** |")
+    r = rust_bench(apigw4250, 21)
+    say(f"| {apigw4250.name} | {r['pipeline_ms']:.1f} | – | – | – | – |")
+    say("")
+    say(f"Targets: at least 10x the Python baseline on sqs-4250 (measured {fmt_ratio(results[sqs4250.name][0])}); "
+        f"at most 1.6x the ceiling (measured {results[sqs4250.name][1]:.2f}x).\n")
+
+    # 2. whole process
+    say("## 2. Whole process\n")
+    say("`target/release/sync-to-s3 invoke FILE --dry-run DIR` (configuration from the environment: "
+        "`S3_AWS_BUCKET_NAME`, default mapping) against `python3 python_baseline.py run FILE`; "
+        "wall time from spawn to exit, peak RSS from wait4.\n")
+    say("| input | sync-to-s3 ms | Python ms | Python / sync-to-s3 | sync-to-s3 peak RSS | Python peak RSS |")
+    say("|---|---:|---:|---:|---:|---:|")
+    env = base_env()
+    whole = {}
+    for path in (sqs4250, sqs1000):
+        rw, pw, rr, pr, ratios = [], [], [], [], []
+        for _ in range(ROUNDS * 2):
+            with tempfile.TemporaryDirectory() as d:
+                w1, m1 = timed_child([str(BIN), "invoke", str(path), "--dry-run", d], env)
+            w2, m2 = timed_child([sys.executable, str(SHARED / "python_baseline.py"), "run", str(path)])
+            rw.append(w1); rr.append(m1); pw.append(w2); pr.append(m2); ratios.append(w2 / w1)
+        whole[path.name] = (statistics.median(ratios), max(rr))
+        say(f"| {path.name} | {statistics.median(rw):.0f} | {statistics.median(pw):.0f} | "
+            f"**{fmt_ratio(statistics.median(ratios))}** | {statistics.median(rr) / 1024:.1f} MiB (max {max(rr) / 1024:.1f}) "
+            f"| {statistics.median(pr) / 1024:.1f} MiB |")
+    say("")
+    say(f"Targets: at least 8x faster than Python on sqs-4250 (measured {fmt_ratio(whole[sqs4250.name][0])}); "
+        f"peak RSS under 48 MB (measured {whole[sqs4250.name][1] / 1024:.1f} MiB at most).\n")
+
+    # 3. cold start
+    say("## 3. Cold start\n")
+    cold = RELEASE / "examples" / "cold_start"
+    out = json.loads(sh(cold, BIN, "25", env=env).stdout)
+    say("Process start to first response through the local Runtime API harness (`target/release/examples/cold_start "
+        "target/release/sync-to-s3 25`), a 1-event direct invoke, inline `SYNC_CONFIG`, "
+        "`SSL_CERT_FILE` set to the system bundle file as on Lambda.\n")
+    say(f"| runs | median ms | min ms | max ms |\n|---:|---:|---:|---:|\n| {out['runs']} | **{out['median_ms']:.1f}** | "
+        f"{out['min_ms']:.1f} | {out['max_ms']:.1f} |\n")
+    say(f"Target: under 15 ms (measured {out['median_ms']:.1f} ms).\n")
+
+    # 4. uploads
+    say("## 4. Concurrent uploads\n")
+    if PY.exists():
+        up = json.loads(sh(RELEASE / "examples" / "upload_latency", BIN, PY, ROOT / "scripts" / "local_aws.py").stdout)
+        say("Seven objects in one invocation (six event types and the error object) through the Runtime API harness "
+            "against moto, with the fault middleware adding 100 ms to every S3 request "
+            "(`target/release/examples/upload_latency`). Warm function, median of "
+            f"{up['runs']} invocations.\n")
+        say(f"| added latency | objects | invocation ms (median) | / one request's latency |\n|---:|---:|---:|---:|\n"
+            f"| 100 ms | {up['objects']} | {up['median_ms']:.0f} | **{up['median_ms'] / 100:.2f}x** |\n")
+        say(f"Target: under 2.5x one request's latency (measured {up['median_ms'] / 100:.2f}x).\n")
+    else:
+        say("Skipped: the venv with moto is missing (`make venv`).\n")
+
+    # 5. size
+    say("## 5. Binary size\n")
+    say("| binary | bytes |\n|---|---:|")
+    say(f"| target/release/sync-to-s3 ({platform.machine()}) | {BIN.stat().st_size:,} |")
+    arm = ROOT / "target" / "lambda" / "sync-to-s3" / "bootstrap"
+    if arm.exists():
+        say(f"| target/lambda/sync-to-s3/bootstrap (`make build`, arm64) | {arm.stat().st_size:,} |")
+    say("")
+    say("Target: arm64 release binary under 12 MB.\n")
+
+    text = "\n".join(report)
+    # The measured part is regenerated between the markers; the notes around it (profile
+    # findings, before/after figures) are kept as written.
+    md = ROOT / "BENCHMARKS.md"
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    old = md.read_text() if md.exists() else f"{start}\n{end}\n"
+    if start not in old or end not in old:
+        old = f"{start}\n{end}\n" + old
+    head, rest = old.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    md.write_text(f"{head}{start}\n{text}\n{end}{tail}")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+//! The pure pipeline as one call, for benchmarks: decode → subscription → map → group → encode,
+//! with no sink. Kept in the library (not in `benches/`) so that criterion benches and the
+//! comparison runner measure exactly the same code.
+
+use crate::config::Config;
+use crate::handler::InvokeError;
+use crate::input::{self, Envelope, Items};
+use crate::key::Stamp;
+use crate::plan::{self, Plan};
+
+/// Plans the objects for one Lambda payload, as the handler does before writing.
+///
+/// # Errors
+/// [`InvokeError::Payload`] for a payload that cannot be used at all.
+pub fn plan_payload(config: &Config, payload: &str, stamp: &Stamp) -> Result<Plan, InvokeError> {
+    let bad = |e: String| InvokeError::Payload(e);
+    match Envelope::parse(payload).map_err(|e| bad(e.0))? {
+        Envelope::Sqs(batch) => {
+            let mut items = Items::default();
+            for (i, r) in batch.records.iter().enumerate() {
+                input::collect_sqs_body(&r.body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
+            }
+            let name = |i: u32| format!("sqs:{}", batch.records[i as usize].message_id);
+            plan::plan(config, &items.events, &items.rejected, &name, stamp)
+                .map_err(|e| bad(e.to_string()))
+        }
+        Envelope::Http(req) => {
+            let body = input::decode_http_body(&req).map_err(|e| bad(format!("{e:?}")))?;
+            let doc = crate::json::parse(&body).map_err(|e| bad(e.to_string()))?;
+            let mut items = Items::default();
+            input::collect(doc, 0, &mut items).map_err(|u| bad(u.0))?;
+            plan::plan(
+                config,
+                &items.events,
+                &items.rejected,
+                &|_| "apigw".to_owned(),
+                stamp,
+            )
+            .map_err(|e| bad(e.to_string()))
+        }
+        Envelope::Invoke(doc) => {
+            let mut items = Items::default();
+            input::collect(doc, 0, &mut items).map_err(|u| bad(u.0))?;
+            plan::plan(
+                config,
+                &items.events,
+                &items.rejected,
+                &|_| "invoke".to_owned(),
+                stamp,
+            )
+            .map_err(|e| bad(e.to_string()))
+        }
+    }
+}
+
+/// The ceiling the pipeline is compared with: a validating parse of the same SQS payload with
+/// serde_json into borrowed structs (each body validated, nothing built). Returns the number of
+/// records.
+///
+/// # Errors
+/// serde_json's error when the payload or a body is not JSON.
+pub fn validating_borrowed_parse(payload: &str) -> Result<usize, serde_json::Error> {
+    use serde::de::IgnoredAny;
+    use serde::Deserialize;
+    use std::borrow::Cow;
+
+    #[derive(Deserialize)]
+    struct Sqs<'a> {
+        #[serde(rename = "Records", borrow)]
+        records: Vec<Record<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Record<'a> {
+        #[serde(rename = "messageId", borrow)]
+        _message_id: Cow<'a, str>,
+        #[serde(borrow)]
+        body: Cow<'a, str>,
+    }
+    let sqs: Sqs<'_> = serde_json::from_str(payload)?;
+    for r in &sqs.records {
+        serde_json::from_str::<IgnoredAny>(&r.body)?;
+    }
+    Ok(sqs.records.len())
+}
