@@ -26,7 +26,7 @@ pub fn plan_payload(config: &Config, payload: &str, stamp: &Stamp) -> Result<Pla
         }
         Envelope::Http(req) => {
             let body = input::decode_http_body(&req).map_err(|e| bad(format!("{e:?}")))?;
-            let doc = crate::json::parse(&body).map_err(|e| bad(e.to_string()))?;
+            let doc = crate::json::parse_lazy(&body).map_err(|e| bad(e.to_string()))?;
             let mut items = Items::default();
             input::collect(doc, 0, &mut items).map_err(|u| bad(u.0))?;
             plan::plan(

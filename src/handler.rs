@@ -328,7 +328,7 @@ impl<S: ObjectSink> App<S> {
             }
             Err(BodyError::Bad(why)) => return refuse(400, &why),
         };
-        let doc = match json::parse(&text) {
+        let doc = match json::parse_lazy(&text) {
             Ok(d) => d,
             Err(e) => return refuse(400, &format!("the body is not JSON: {e}")),
         };

@@ -100,8 +100,8 @@ impl<'p> Envelope<'p> {
     /// [`PayloadError`] when the payload is not JSON, or is an SQS event with a record that has
     /// no message id.
     pub fn parse(text: &'p str) -> Result<Envelope<'p>, PayloadError> {
-        let doc =
-            json::parse(text).map_err(|e| PayloadError(format!("the payload is not JSON: {e}")))?;
+        let doc = json::parse_envelope(text)
+            .map_err(|e| PayloadError(format!("the payload is not JSON: {e}")))?;
         let Value::Object(mut members) = doc else {
             return Ok(Envelope::Invoke(doc));
         };
@@ -109,13 +109,13 @@ impl<'p> Envelope<'p> {
             members.iter().rposition(|(k, _)| k == key)
         };
         if let Some(i) = get(&members, "Records") {
-            let is_sqs = matches!(&members[i].1, Value::Array(records)
+            let is_sqs = matches!(members[i].1.resolved(), Value::Array(records)
                 if !records.is_empty()
                     && records
                         .iter()
                         .all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")));
             if is_sqs {
-                if let (_, Value::Array(records)) = members.swap_remove(i) {
+                if let Value::Array(records) = members.swap_remove(i).1.into_resolved() {
                     return Self::sqs(records);
                 }
             }
@@ -141,7 +141,7 @@ impl<'p> Envelope<'p> {
         let mut fifo = false;
         let mut out = Vec::with_capacity(records.len());
         for (i, record) in records.into_iter().enumerate() {
-            let Value::Object(fields) = record else {
+            let Value::Object(fields) = record.into_resolved() else {
                 return Err(PayloadError(format!("SQS record {i} is not an object")));
             };
             let (mut message_id, mut body) = (None, None);
@@ -177,7 +177,7 @@ impl<'p> Envelope<'p> {
         };
         let mut multi = Vec::new();
         for (k, v) in members {
-            match (k.as_ref(), v) {
+            match (k.as_ref(), v.into_resolved()) {
                 ("httpMethod", Value::String(m)) if version == HttpVersion::V1 => req.method = m,
                 ("requestContext", ctx) => {
                     if let Some(id) = ctx.get("requestId").and_then(Value::as_str) {
@@ -200,7 +200,7 @@ impl<'p> Envelope<'p> {
                 }
                 ("multiValueHeaders", Value::Object(hs)) => {
                     for (name, values) in hs {
-                        if let Value::Array(values) = values {
+                        if let Value::Array(values) = values.into_resolved() {
                             if let Some(Value::String(first)) = values.into_iter().next() {
                                 multi.push((name, first));
                             }
@@ -333,19 +333,19 @@ pub struct Unusable(pub String);
 /// # Errors
 /// [`Unusable`] when the document is neither an event, a batch object nor an array.
 pub fn collect<'a>(doc: Value<'a>, source: u32, items: &mut Items<'a>) -> Result<(), Unusable> {
-    match doc {
+    match doc.into_resolved() {
         Value::Array(elements) => {
             collect_elements(elements, None, source, items);
             Ok(())
         }
         Value::Object(members) => {
             if matches!(
-                members.iter().rev().find(|(k, _)| k == "batch"),
-                Some((_, Value::Array(_)))
+                members.iter().rev().find(|(k, _)| k == "batch").map(|(_, v)| v.resolved()),
+                Some(Value::Array(_))
             ) {
                 let (mut elements, mut context, mut integrations) = (Vec::new(), None, None);
                 for (k, v) in members {
-                    match (k.as_ref(), v) {
+                    match (k.as_ref(), v.into_resolved()) {
                         ("batch", Value::Array(e)) => elements = e,
                         ("context", v @ Value::Object(_)) => context = Some(v),
                         ("integrations", v @ Value::Object(_)) => integrations = Some(v),
@@ -400,8 +400,15 @@ impl<'a> BatchMerge<'a> {
             let Some(Value::Object(batch_members)) = batch_value else {
                 continue;
             };
-            match members.iter_mut().rev().find(|(k, _)| k == name) {
-                Some((_, Value::Object(own))) => {
+            let own = members.iter_mut().rev().find(|(k, _)| k == name);
+            let own = own.map(|(_, v)| {
+                if matches!(v, Value::Lazy(_)) {
+                    *v = std::mem::replace(v, Value::Null).into_resolved();
+                }
+                v
+            });
+            match own {
+                Some(Value::Object(own)) => {
                     let mut merged = batch_members.clone();
                     for (k, v) in own.drain(..) {
                         match merged.iter_mut().find(|(mk, _)| *mk == k) {
@@ -411,7 +418,7 @@ impl<'a> BatchMerge<'a> {
                     }
                     *own = merged;
                 }
-                Some((_, slot @ Value::Null)) => *slot = Value::Object(batch_members.clone()),
+                Some(slot @ Value::Null) => *slot = Value::Object(batch_members.clone()),
                 Some(_) => {} // not an object: the event's own value stands
                 None => members.push((Cow::Borrowed(name), Value::Object(batch_members.clone()))),
             }
@@ -426,7 +433,8 @@ fn collect_elements<'a>(
     items: &mut Items<'a>,
 ) {
     items.events.reserve(elements.len());
-    for (index, mut value) in elements.into_iter().enumerate() {
+    for (index, value) in elements.into_iter().enumerate() {
+        let mut value = value.into_resolved();
         let checked = match check_type(&value) {
             Ok(event_type) => {
                 if let Some(merge) = merge {
@@ -512,7 +520,7 @@ fn too_deep() -> String {
 /// Collects one SQS message: a message that is not JSON, or not an event, batch or array, is
 /// one rejected item holding the raw text.
 pub fn collect_sqs_body<'a>(body: &'a str, source: u32, items: &mut Items<'a>) {
-    let result = match json::parse(body) {
+    let result = match json::parse_lazy(body) {
         Ok(doc) => collect(doc, source, items).map_err(|u| u.0),
         Err(e) => Err(format!("not JSON: {e}")),
     };

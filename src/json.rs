@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::OnceLock;
 
 /// Containers nested deeper than this (counted from the document root, which is depth 1) are not
 /// built as a tree; they are validated iteratively and kept as [`Value::TooDeep`].
@@ -39,14 +40,71 @@ pub enum Value<'a> {
     Object(Vec<(Cow<'a, str>, Value<'a>)>),
     /// A valid container nested beyond [`DEPTH_CAP`], kept as its raw text.
     TooDeep(Cow<'a, str>),
+    /// A valid container that [`parse_lazy`] has not built yet: its text, checked, and built
+    /// one level at a time on first use.
+    Lazy(Box<Lazy<'a>>),
+}
+
+/// A validated container, built on first use (SPEC 3.2 output needs no tree when the text is
+/// already compact: it is then copied as it is).
+#[derive(Debug, Clone)]
+pub struct Lazy<'a> {
+    raw: &'a str,
+    height: usize,
+    canonical: bool,
+    built: OnceLock<Value<'a>>,
+}
+
+impl PartialEq for Lazy<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl<'a> Lazy<'a> {
+    /// The container, built one level deep (its own containers stay lazy).
+    pub fn value(&self) -> &Value<'a> {
+        self.built.get_or_init(|| build_level(self.raw))
+    }
+
+    fn into_value(self) -> Value<'a> {
+        match self.built.into_inner() {
+            Some(v) => v,
+            None => build_level(self.raw),
+        }
+    }
+}
+
+/// Builds the top level of validated container text, its own containers lazy.
+fn build_level(raw: &str) -> Value<'_> {
+    let mut p = Parser::new(raw, LAZY_EVENTS);
+    // The text was validated when it was skipped, so this cannot fail; keep it raw if it did.
+    p.value(1)
+        .unwrap_or_else(|_| Value::TooDeep(Cow::Borrowed(raw)))
 }
 
 impl<'a> Value<'a> {
     /// The member `key` of an object (the last one when the key repeats).
     pub fn get(&self, key: &str) -> Option<&Value<'a>> {
-        match self {
+        match self.resolved() {
             Value::Object(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
+        }
+    }
+
+    /// This value, with a lazy container built (one level).
+    pub fn resolved(&self) -> &Value<'a> {
+        match self {
+            Value::Lazy(l) => l.value(),
+            v => v,
+        }
+    }
+
+    /// This value by value, with a lazy container built (one level).
+    pub fn into_resolved(self) -> Value<'a> {
+        match self {
+            Value::Lazy(l) => l.into_value(),
+            v => v,
         }
     }
 
@@ -73,6 +131,7 @@ impl<'a> Value<'a> {
                     .collect(),
             ),
             Value::TooDeep(raw) => Value::TooDeep(Cow::Owned(raw.into_owned())),
+            Value::Lazy(l) => l.into_value().into_owned(),
         }
     }
 
@@ -85,6 +144,7 @@ impl<'a> Value<'a> {
                 limit == 0 || members.iter().any(|(_, v)| v.deeper_than(limit - 1))
             }
             Value::TooDeep(_) => true,
+            Value::Lazy(l) => l.height > limit,
             _ => false,
         }
     }
@@ -97,7 +157,8 @@ impl<'a> Value<'a> {
             Value::Number(_) => "a number",
             Value::String(_) => "a string",
             Value::Array(_) => "an array",
-            Value::Object(_) | Value::TooDeep(_) => "an object",
+            Value::Lazy(l) if l.raw.starts_with('[') => "an array",
+            Value::Object(_) | Value::TooDeep(_) | Value::Lazy(_) => "an object",
         }
     }
 }
@@ -124,14 +185,41 @@ impl std::error::Error for ParseError {}
 /// # Errors
 /// [`ParseError`] when the text is not exactly one valid JSON value.
 pub fn parse(text: &str) -> Result<Value<'_>, ParseError> {
-    let mut p = Parser {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        items: Vec::new(),
-        members: Vec::new(),
-    };
+    parse_with(text, usize::MAX)
+}
+
+/// Parses one JSON document, building only its top level: nested containers are validated and
+/// kept as [`Value::Lazy`], built when a path steps into them, and written out as they are when
+/// their text is already compact. What the handler parses payloads with.
+///
+/// # Errors
+/// [`ParseError`] when the text is not exactly one valid JSON value.
+///
+/// Batches are built down to their events: for a top-level array the elements' top level is
+/// built, and for a top-level object the elements of its `batch` array, so that every event is
+/// read once and only the containers inside events are lazy.
+pub fn parse_lazy(text: &str) -> Result<Value<'_>, ParseError> {
+    parse_with(text, LAZY_EVENTS)
+}
+
+/// Parses a Lambda envelope: built three levels deep (an SQS event's records and their fields),
+/// lazy below (record attributes and the like, which are never looked at).
+///
+/// # Errors
+/// [`ParseError`] when the text is not exactly one valid JSON value.
+pub fn parse_envelope(text: &str) -> Result<Value<'_>, ParseError> {
+    parse_with(text, 4)
+}
+
+/// `lazy_from` for documents that hold events (see [`parse_lazy`]).
+const LAZY_EVENTS: usize = 2;
+
+fn parse_with(text: &str, lazy_from: usize) -> Result<Value<'_>, ParseError> {
+    let mut p = Parser::new(text, lazy_from);
     p.skip_ws();
+    if lazy_from == LAZY_EVENTS && p.peek() == Some(b'[') {
+        p.lazy_from = 3;
+    }
     let v = p.value(1)?;
     p.skip_ws();
     if p.pos != p.bytes.len() {
@@ -149,9 +237,22 @@ struct Parser<'a> {
     /// a growing series of them.
     items: Vec<Value<'a>>,
     members: Vec<(Cow<'a, str>, Value<'a>)>,
+    /// Containers at this depth or deeper are kept lazy ([`usize::MAX`]: build everything).
+    lazy_from: usize,
 }
 
 impl<'a> Parser<'a> {
+    fn new(text: &'a str, lazy_from: usize) -> Parser<'a> {
+        Parser {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            items: Vec::new(),
+            members: Vec::new(),
+            lazy_from,
+        }
+    }
+
     fn err(&self, what: &'static str) -> ParseError {
         ParseError {
             offset: self.pos,
@@ -172,6 +273,16 @@ impl<'a> Parser<'a> {
     /// Parses the value at `pos`; `depth` is the depth a container starting here would have.
     fn value(&mut self, depth: usize) -> Result<Value<'a>, ParseError> {
         match self.peek() {
+            Some(b'{') | Some(b'[') if depth >= self.lazy_from => {
+                let start = self.pos;
+                let info = skip_container(self.bytes, &mut self.pos)?;
+                Ok(Value::Lazy(Box::new(Lazy {
+                    raw: &self.text[start..self.pos],
+                    height: info.height,
+                    canonical: info.canonical,
+                    built: OnceLock::new(),
+                })))
+            }
             Some(b'{') | Some(b'[') if depth > DEPTH_CAP => {
                 let start = self.pos;
                 skip_container(self.bytes, &mut self.pos)?;
@@ -252,7 +363,15 @@ impl<'a> Parser<'a> {
             }
             self.pos += 1;
             self.skip_ws();
-            let v = self.value(depth + 1)?;
+            let v = if depth == 1 && self.lazy_from == LAZY_EVENTS && key == "batch" {
+                // A batch object: build its array and the top level of each event in it.
+                self.lazy_from = 4;
+                let v = self.value(depth + 1);
+                self.lazy_from = LAZY_EVENTS;
+                v?
+            } else {
+                self.value(depth + 1)?
+            };
             self.members.push((key, v));
             self.skip_ws();
             match self.peek() {
@@ -410,48 +529,95 @@ fn read_unicode_escape(b: &[u8], pos: usize) -> Result<(char, usize), ParseError
     }
 }
 
+/// What validating a container without building it found out.
+#[derive(Debug, Clone, Copy)]
+struct Skipped {
+    /// Nesting depth: 1 for a container holding only scalars.
+    height: usize,
+    /// Whether its text already is the compact form of 3.2 (no white space, only the short
+    /// escapes), so that it can be written out as it is.
+    canonical: bool,
+}
+
+/// The open containers of [`skip_container`]: the first 64 levels on the stack, deeper ones on
+/// the heap, so that the usual shallow container costs no allocation.
+struct Opened {
+    inline: [u8; 64],
+    len: usize,
+    spill: Vec<u8>,
+}
+
+impl Opened {
+    fn push(&mut self, close: u8) {
+        if self.len < self.inline.len() {
+            self.inline[self.len] = close;
+        } else {
+            self.spill.push(close);
+        }
+        self.len += 1;
+    }
+
+    fn pop(&mut self) {
+        if self.len > self.inline.len() {
+            self.spill.pop();
+        }
+        self.len = self.len.saturating_sub(1);
+    }
+
+    fn last(&self) -> Option<u8> {
+        match self.len {
+            0 => None,
+            n if n <= self.inline.len() => Some(self.inline[n - 1]),
+            _ => self.spill.last().copied(),
+        }
+    }
+}
+
 /// Validates the container starting at `*pos` without recursion and leaves `*pos` after it.
-fn skip_container(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
-    // The stack holds the closing byte of each open container.
-    let mut stack: Vec<u8> = Vec::new();
+fn skip_container(b: &[u8], pos: &mut usize) -> Result<Skipped, ParseError> {
+    let mut stack = Opened {
+        inline: [0; 64],
+        len: 0,
+        spill: Vec::new(),
+    };
+    let mut info = Skipped {
+        height: 0,
+        canonical: true,
+    };
     let err = |at: usize, what: &'static str| ParseError { offset: at, what };
     // `expect_value`: a value must come next (after '[', ',' or ':').
     let mut expect_value = true;
     loop {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(*pos) {
-            *pos += 1;
+        if let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(*pos) {
+            info.canonical = false;
+            skip_ws_at(b, pos);
         }
         let Some(&c) = b.get(*pos) else {
             return Err(err(*pos, "unexpected end of input"));
         };
         if expect_value {
             match c {
-                b'[' => {
-                    stack.push(b']');
+                b'[' | b'{' => {
+                    stack.push(if c == b'[' { b']' } else { b'}' });
+                    info.height = info.height.max(stack.len);
                     *pos += 1;
-                    skip_ws_at(b, pos);
-                    if b.get(*pos) == Some(&b']') {
-                        *pos += 1;
-                        stack.pop();
-                        expect_value = false;
+                    if let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(*pos) {
+                        info.canonical = false;
+                        skip_ws_at(b, pos);
                     }
-                }
-                b'{' => {
-                    stack.push(b'}');
-                    *pos += 1;
-                    skip_ws_at(b, pos);
-                    match b.get(*pos) {
-                        Some(b'}') => {
+                    match (c, b.get(*pos)) {
+                        (b'[', Some(b']')) | (b'{', Some(b'}')) => {
                             *pos += 1;
                             stack.pop();
                             expect_value = false;
                         }
-                        Some(b'"') => skip_key(b, pos)?,
+                        (b'[', _) => {}
+                        (_, Some(b'"')) => info.canonical &= skip_key(b, pos)?,
                         _ => return Err(err(*pos, "expected a string key in an object")),
                     }
                 }
                 b'"' => {
-                    skip_string(b, pos)?;
+                    info.canonical &= skip_string(b, pos)?;
                     expect_value = false;
                 }
                 b't' | b'f' | b'n' => {
@@ -473,18 +639,21 @@ fn skip_container(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
                 _ => return Err(err(*pos, "expected a JSON value")),
             }
         } else {
-            let Some(&close) = stack.last() else {
-                return Ok(());
+            let Some(close) = stack.last() else {
+                return Ok(info);
             };
             match c {
                 b',' => {
                     *pos += 1;
                     if close == b'}' {
-                        skip_ws_at(b, pos);
+                        if let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(*pos) {
+                            info.canonical = false;
+                            skip_ws_at(b, pos);
+                        }
                         if b.get(*pos) != Some(&b'"') {
                             return Err(err(*pos, "expected a string key in an object"));
                         }
-                        skip_key(b, pos)?;
+                        info.canonical &= skip_key(b, pos)?;
                     }
                     expect_value = true;
                 }
@@ -495,8 +664,8 @@ fn skip_container(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
                 _ => return Err(err(*pos, "expected ',' or the end of a container")),
             }
         }
-        if !expect_value && stack.is_empty() {
-            return Ok(());
+        if !expect_value && stack.len == 0 {
+            return Ok(info);
         }
     }
 }
@@ -507,10 +676,13 @@ fn skip_ws_at(b: &[u8], pos: &mut usize) {
     }
 }
 
-/// Skips `"key" :` in an object being validated.
-fn skip_key(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
-    skip_string(b, pos)?;
-    skip_ws_at(b, pos);
+/// Skips `"key" :` in an object being validated; returns whether it was written canonically.
+fn skip_key(b: &[u8], pos: &mut usize) -> Result<bool, ParseError> {
+    let mut canonical = skip_string(b, pos)?;
+    if let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(*pos) {
+        canonical = false;
+        skip_ws_at(b, pos);
+    }
     if b.get(*pos) != Some(&b':') {
         return Err(ParseError {
             offset: *pos,
@@ -518,39 +690,50 @@ fn skip_key(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
         });
     }
     *pos += 1;
-    Ok(())
+    if let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(*pos) {
+        canonical = false;
+    }
+    Ok(canonical)
 }
 
-/// Validates the string at `*pos` (escapes included) and leaves `*pos` after it.
-fn skip_string(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
+/// Validates the string at `*pos` (escapes included) and leaves `*pos` after it; returns
+/// whether it uses only the escapes that the compact form writes (`\"` `\\` `\b` `\f` `\n`
+/// `\r` `\t`), so that it can be copied as it is.
+fn skip_string(b: &[u8], pos: &mut usize) -> Result<bool, ParseError> {
     let mut p = *pos + 1;
+    let mut canonical = true;
     loop {
-        match b.get(p) {
-            Some(b'"') => {
-                *pos = p + 1;
-                return Ok(());
+        let Some(i) = memchr::memchr2(b'"', b'\\', &b[p..]) else {
+            return Err(ParseError {
+                offset: b.len(),
+                what: "unterminated string",
+            });
+        };
+        if let Some(at) = b[p..p + i].iter().position(|&c| c < 0x20) {
+            return Err(ParseError {
+                offset: p + at,
+                what: "control character in a string",
+            });
+        }
+        p += i;
+        if b[p] == b'"' {
+            *pos = p + 1;
+            return Ok(canonical);
+        }
+        match b.get(p + 1) {
+            Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => p += 2,
+            Some(b'/') => {
+                canonical = false;
+                p += 2;
             }
-            Some(b'\\') => match b.get(p + 1) {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => p += 2,
-                Some(b'u') => p = read_unicode_escape(b, p)?.1,
-                _ => {
-                    return Err(ParseError {
-                        offset: p,
-                        what: "invalid escape in a string",
-                    })
-                }
-            },
-            Some(0..=0x1f) => {
+            Some(b'u') => {
+                canonical = false;
+                p = read_unicode_escape(b, p)?.1;
+            }
+            _ => {
                 return Err(ParseError {
                     offset: p,
-                    what: "control character in a string",
-                })
-            }
-            Some(_) => p += 1,
-            None => {
-                return Err(ParseError {
-                    offset: p,
-                    what: "unterminated string",
+                    what: "invalid escape in a string",
                 })
             }
         }
@@ -621,6 +804,8 @@ pub fn write_compact(v: &Value<'_>, out: &mut String) {
             out.push('}');
         }
         Value::TooDeep(raw) => minify_raw(raw, out),
+        Value::Lazy(l) if l.canonical => out.push_str(l.raw),
+        Value::Lazy(l) => minify_raw(l.raw, out),
     }
 }
 
@@ -789,6 +974,34 @@ mod tests {
         assert!(!v.deeper_than(3));
         assert!(v.deeper_than(2));
         assert!(!parse("1").unwrap().deeper_than(0));
+    }
+
+    #[test]
+    fn lazy_containers_are_built_on_use_and_copied_when_compact() {
+        let text = r#"{"a":{"b":[1,{"c":"x"}]},"s":{ "k" : "\u00e9" },"t":{"q":"\"\n"}}"#;
+        let v = parse_lazy(text).unwrap();
+        assert!(matches!(v.get("a"), Some(Value::Lazy(_))));
+        let c = v.get("a").and_then(|a| a.get("b"));
+        assert!(matches!(c.map(Value::resolved), Some(Value::Array(items)) if items.len() == 2));
+        // Compact text is copied; the rest is re-written in the compact form.
+        assert_eq!(
+            to_compact(&v),
+            r#"{"a":{"b":[1,{"c":"x"}]},"s":{"k":"é"},"t":{"q":"\"\n"}}"#
+        );
+        assert_eq!(to_compact(&v), to_compact(&parse(text).unwrap()));
+    }
+
+    #[test]
+    fn lazy_parsing_checks_validity_and_depth_without_recursion() {
+        assert!(parse_lazy(r#"{"a":{"b":[1,]}}"#).is_err());
+        assert!(parse_lazy(r#"{"a":{"b":"\x"}}"#).is_err());
+        let depth = 100_000;
+        let text = format!("{{\"a\":{}{}}}", "[".repeat(depth), "]".repeat(depth));
+        let v = parse_lazy(&text).unwrap();
+        assert!(v.deeper_than(128));
+        assert!(!parse_lazy(r#"{"a":[[1]]}"#).unwrap().deeper_than(3));
+        assert!(parse_lazy(r#"{"a":[[1]]}"#).unwrap().deeper_than(2));
+        assert_eq!(to_compact(&v), text);
     }
 
     #[test]

@@ -225,15 +225,26 @@ pub fn render_row(mapping: &Mapping, event: &Value<'_>, batch_size: &str, cells:
 
 /// `traits_or_props[computation_key]` as a cell; empty when either is missing.
 fn audience_action(mapping: &Mapping, event: &Value<'_>, out: &mut String) {
-    let Resolved::Value(source @ Value::Object(_)) = mapping.traits_or_props.resolve(event) else {
-        return;
+    let resolved = mapping.traits_or_props.resolve(event);
+    let source = match &resolved {
+        Resolved::Value(v) => Some(v.resolved()),
+        _ => None,
     };
+    let literal = match &resolved {
+        Resolved::Literal(v) => Some(*v),
+        _ => None,
+    };
+    if !matches!(source, Some(Value::Object(_))) && !matches!(literal, Some(Value::Object(_))) {
+        return;
+    }
     let mut key = String::new();
     mapping.computation_key.render(event, &mut key);
     if key.is_empty() {
         return;
     }
-    if let Some(v) = source.get(&key) {
+    if let Some(v) = source.and_then(|s| s.get(&key)) {
+        render_value(v, out);
+    } else if let Some(v) = literal.and_then(|l| l.get(&key)) {
         render_value(v, out);
     }
 }

@@ -94,7 +94,7 @@ proptest! {
         let c = config(delimiter, &J::String("f".into()), "m", "");
         let text = J::Array(events.clone()).to_string();
         let mut items = Items::default();
-        collect(json::parse(&text).expect("serde_json wrote JSON"), 0, &mut items).expect("an array");
+        collect(json::parse_lazy(&text).expect("serde_json wrote JSON"), 0, &mut items).expect("an array");
         prop_assert_eq!(items.events.len(), events.len());
         let p = plan(&c, &items.events, &items.rejected, &|_| "invoke".into(), &Stamp::from_unix_millis(0))
             .expect("plan");
@@ -139,6 +139,8 @@ proptest! {
     fn compact_json_reads_back_as_the_same_value(v in any_json()) {
         let text = serde_json::to_string_pretty(&v).expect("serialise");
         let compact = json::to_compact(&json::parse(&text).expect("parse"));
+        let lazy = json::to_compact(&json::parse_lazy(&text).expect("parse"));
+        prop_assert_eq!(&lazy, &compact);
         // serde_json's compact form follows the same rules as SPEC 3.2 (only `"`, `\\` and
         // controls escaped, lower-case hex), and number text passes through unchanged.
         prop_assert_eq!(compact, serde_json::to_string(&v).expect("serialise"));

@@ -77,8 +77,8 @@ impl Path {
     pub fn lookup<'v, 'a>(&self, root: &'v Value<'a>) -> Option<&'v Value<'a>> {
         let mut v = root;
         for step in &self.steps {
-            v = match v {
-                Value::Object(_) => v.get(&step.name)?,
+            v = match v.resolved() {
+                o @ Value::Object(_) => o.get(&step.name)?,
                 Value::Array(items) => items.get(step.index?)?,
                 _ => return None,
             };
@@ -121,8 +121,10 @@ pub enum TemplatePart {
 pub enum Resolved<'v, 'a> {
     /// Nothing there.
     Missing,
-    /// A value from the event or the configuration.
+    /// A value from the event.
     Value(&'v Value<'a>),
+    /// A literal from the configuration.
+    Literal(&'v Value<'static>),
     /// Text made by a template.
     Text(String),
 }
@@ -130,7 +132,10 @@ pub enum Resolved<'v, 'a> {
 impl Resolved<'_, '_> {
     /// Whether `@if` counts this as existing: anything but missing and null.
     fn exists(&self) -> bool {
-        !matches!(self, Resolved::Missing | Resolved::Value(Value::Null))
+        !matches!(
+            self,
+            Resolved::Missing | Resolved::Value(Value::Null) | Resolved::Literal(Value::Null)
+        )
     }
 }
 
@@ -146,7 +151,7 @@ impl Directive {
                 Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
                     return Ok(Directive::Literal(v.clone().into_owned()))
                 }
-                Value::Array(_) | Value::TooDeep(_) => return derr(
+                Value::Array(_) | Value::TooDeep(_) | Value::Lazy(_) => return derr(
                     "an array is not a directive; write {\"@literal\": [...]} for a literal array",
                 ),
                 Value::Object(members) => members,
@@ -188,7 +193,7 @@ impl Directive {
     /// Resolves this directive against `event`.
     pub fn resolve<'v, 'a>(&'v self, event: &'v Value<'a>) -> Resolved<'v, 'a> {
         match self {
-            Directive::Literal(v) => Resolved::Value(v),
+            Directive::Literal(v) => Resolved::Literal(v),
             Directive::Path(p) => p.lookup(event).map_or(Resolved::Missing, Resolved::Value),
             Directive::If {
                 exists,
@@ -304,6 +309,7 @@ pub fn render_cell(r: &Resolved<'_, '_>, out: &mut String) {
     match r {
         Resolved::Missing => {}
         Resolved::Value(v) => render_value(v, out),
+        Resolved::Literal(v) => render_value(v, out),
         Resolved::Text(t) => out.push_str(t),
     }
 }
@@ -315,7 +321,9 @@ pub fn render_value(v: &Value<'_>, out: &mut String) {
         Value::String(s) => out.push_str(s),
         Value::Number(n) => out.push_str(n),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Array(_) | Value::Object(_) | Value::TooDeep(_) => json::write_compact(v, out),
+        Value::Array(_) | Value::Object(_) | Value::TooDeep(_) | Value::Lazy(_) => {
+            json::write_compact(v, out)
+        }
     }
 }
 
