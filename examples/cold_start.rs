@@ -10,7 +10,7 @@
 #[path = "../tests/support/runtime_api.rs"]
 mod runtime_api;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use runtime_api::{Outcome, RuntimeApi};
@@ -31,11 +31,8 @@ fn main() {
         let api = RuntimeApi::start();
         let id = api.enqueue(EVENT, Duration::from_secs(30));
         let started = Instant::now();
-        let mut child = Command::new(function)
-            .env("AWS_LAMBDA_RUNTIME_API", api.addr())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "sync-to-s3")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        let mut child = api
+            .function_command(function, true)
             .env("SYNC_CONFIG", config)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")

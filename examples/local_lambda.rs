@@ -10,7 +10,7 @@
 #[path = "../tests/support/runtime_api.rs"]
 mod runtime_api;
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use runtime_api::{Outcome, RuntimeApi};
@@ -37,11 +37,8 @@ fn main() -> ExitCode {
     };
     let api = RuntimeApi::start();
     let started = Instant::now();
-    let mut child = match Command::new(function)
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "sync-to-s3")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+    let mut child = match api
+        .function_command(function, true)
         .stdout(out)
         .stderr(err)
         .spawn()

@@ -176,7 +176,7 @@ def main() -> int:
     # 4. uploads
     say("## 4. Concurrent uploads\n")
     if PY.exists():
-        up = json.loads(sh(RELEASE / "examples" / "upload_latency", BIN, PY, ROOT / "scripts" / "local_aws.py").stdout)
+        up = json.loads(sh(RELEASE / "examples" / "upload_latency", BIN).stdout)
         say("Seven objects in one invocation (six event types and the error object) through the Runtime API harness "
             "against moto, with the fault middleware adding 100 ms to every S3 request "
             "(`target/release/examples/upload_latency`). Warm function, median of "

@@ -5,6 +5,7 @@
 use crate::config::Config;
 use crate::handler::InvokeError;
 use crate::input::{self, Envelope, Items};
+use crate::json::{self, Value};
 use crate::key::Stamp;
 use crate::plan::{self, Plan};
 
@@ -13,44 +14,44 @@ use crate::plan::{self, Plan};
 /// # Errors
 /// [`InvokeError::Payload`] for a payload that cannot be used at all.
 pub fn plan_payload(config: &Config, payload: &str, stamp: &Stamp) -> Result<Plan, InvokeError> {
-    let bad = |e: String| InvokeError::Payload(e);
-    match Envelope::parse(payload).map_err(|e| bad(e.0))? {
+    match Envelope::parse(payload).map_err(|e| InvokeError::Payload(e.0))? {
         Envelope::Sqs(batch) => {
             let mut items = Items::default();
             for (i, r) in batch.records.iter().enumerate() {
                 input::collect_sqs_body(&r.body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
             }
             let name = |i: u32| format!("sqs:{}", batch.records[i as usize].message_id);
-            plan::plan(config, &items.events, &items.rejected, &name, stamp)
-                .map_err(|e| bad(e.to_string()))
+            plan_items(config, &items, &name, stamp)
         }
         Envelope::Http(req) => {
-            let body = input::decode_http_body(&req).map_err(|e| bad(format!("{e:?}")))?;
-            let doc = crate::json::parse_lazy(&body).map_err(|e| bad(e.to_string()))?;
-            let mut items = Items::default();
-            input::collect(doc, 0, &mut items).map_err(|u| bad(u.0))?;
-            plan::plan(
-                config,
-                &items.events,
-                &items.rejected,
-                &|_| "apigw".to_owned(),
-                stamp,
-            )
-            .map_err(|e| bad(e.to_string()))
+            let body = input::decode_http_body(&req)
+                .map_err(|e| InvokeError::Payload(format!("{e:?}")))?;
+            let doc = json::parse_lazy(&body).map_err(|e| InvokeError::Payload(e.to_string()))?;
+            plan_document(config, doc, "apigw", stamp)
         }
-        Envelope::Invoke(doc) => {
-            let mut items = Items::default();
-            input::collect(doc, 0, &mut items).map_err(|u| bad(u.0))?;
-            plan::plan(
-                config,
-                &items.events,
-                &items.rejected,
-                &|_| "invoke".to_owned(),
-                stamp,
-            )
-            .map_err(|e| bad(e.to_string()))
-        }
+        Envelope::Invoke(doc) => plan_document(config, doc, "invoke", stamp),
     }
+}
+
+fn plan_document(
+    config: &Config,
+    doc: Value<'_>,
+    source: &str,
+    stamp: &Stamp,
+) -> Result<Plan, InvokeError> {
+    let mut items = Items::default();
+    input::collect(doc, 0, &mut items).map_err(|u| InvokeError::Payload(u.0))?;
+    plan_items(config, &items, &|_| source.to_owned(), stamp)
+}
+
+fn plan_items(
+    config: &Config,
+    items: &Items<'_>,
+    source_name: &dyn Fn(u32) -> String,
+    stamp: &Stamp,
+) -> Result<Plan, InvokeError> {
+    plan::plan(config, &items.events, &items.rejected, source_name, stamp)
+        .map_err(|e| InvokeError::Payload(e.to_string()))
 }
 
 /// The ceiling the pipeline is compared with: a validating parse of the same SQS payload with

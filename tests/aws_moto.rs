@@ -151,14 +151,10 @@ impl Lambda {
                 .open(log.path())
                 .expect("log")
         };
-        let child = Command::new(BIN)
-            .env_clear()
+        let child = api
+            .function_command(BIN, false)
             .envs(aws.env())
             .envs(env.iter().copied())
-            .env("AWS_LAMBDA_RUNTIME_API", api.addr())
-            .env("AWS_LAMBDA_FUNCTION_NAME", "sync-to-s3")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("SYNC_ATTEMPT_TIMEOUT_MS", "5000")
             .stdout(append())
             .stderr(append())

@@ -10,6 +10,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::process::Command;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -62,6 +63,21 @@ impl RuntimeApi {
     /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`.
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// The function binary as Lambda starts it against this Runtime API (the variables
+    /// `lambda_runtime` requires); with `inherit` false it starts from an empty environment.
+    /// The caller adds its own variables and spawns it.
+    pub fn function_command(&self, binary: impl AsRef<std::ffi::OsStr>, inherit: bool) -> Command {
+        let mut c = Command::new(binary);
+        if !inherit {
+            c.env_clear();
+        }
+        c.env("AWS_LAMBDA_RUNTIME_API", self.addr())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "sync-to-s3")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
+        c
     }
 
     /// Queues an invocation with `timeout` to its deadline; returns its request id.
