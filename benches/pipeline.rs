@@ -7,6 +7,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+/// The allocator the function ships with (src/main.rs), so that the figures are the function's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sync_to_s3::bench_support::{plan_payload, validating_borrowed_parse};
 use sync_to_s3::config::Config;
 use sync_to_s3::key::Stamp;
