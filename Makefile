@@ -48,7 +48,7 @@ run: venv
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --all-targets --all-features -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
@@ -57,8 +57,9 @@ template-lint: venv deploy-venv
 	$(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(DEPLOY_VENV)/bin/sam validate --lint --template template.yaml
 
+# The test-panic feature only adds a panic trigger to the handler (see Cargo.toml).
 test: lint venv template-lint
-	$(CARGO) test --locked --all-targets
+	$(CARGO) test --locked --all-targets --features test-panic
 	$(PY) scripts/test_local_aws.py
 
 check-conformance:

@@ -570,3 +570,26 @@ fn an_ssm_configuration_is_read_again_after_its_ttl() {
     );
     assert!(f.logs().contains("compresion"), "{}", f.logs());
 }
+
+#[cfg(feature = "test-panic")]
+#[test]
+fn a_panic_fails_its_invocation_only_and_the_runtime_serves_the_next() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-10");
+    let f = Lambda::start(&aws, &[("SYNC_CONFIG", &config("exports-10", json!({})))]);
+    // GIVEN a payload that makes the handler panic (test-only trigger)
+    let outcome = f.api.invoke(
+        r#"{"__sync_to_s3_test_panic__": true}"#,
+        Duration::from_secs(30),
+    );
+    // THEN that invocation fails with an error...
+    assert!(
+        matches!(outcome, Some(Outcome::Error(_))),
+        "{outcome:?}\n{}",
+        f.logs()
+    );
+    // ...AND the same process serves the next one
+    let r = f.invoke(&events("invoke-single.json"));
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(f.logs().contains("panic"), "the panic is logged");
+}
