@@ -593,3 +593,34 @@ fn a_panic_fails_its_invocation_only_and_the_runtime_serves_the_next() {
     assert_eq!(r["ok"], true, "{r}");
     assert!(f.logs().contains("panic"), "the panic is logged");
 }
+
+#[test]
+fn the_configured_acl_is_sent_with_every_object() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-11");
+    let cfg = config("exports-11", json!({"acl": "public-read"}));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let one = payload_file(dir.path(), "one.json", &events("invoke-single.json"));
+    let (code, out, err) = cli(&aws, &["invoke", &one], &[("SYNC_CONFIG", &cfg)]);
+    assert_eq!(code, 0, "{out}{err}");
+    let keys: Vec<String> = bucket_objects(&aws, "exports-11").into_keys().collect();
+    assert!(!keys.is_empty());
+    for key in keys {
+        let acl = rt()
+            .block_on(
+                s3(&aws)
+                    .get_object_acl()
+                    .bucket("exports-11")
+                    .key(&key)
+                    .send(),
+            )
+            .expect("get ACL");
+        let public_read = acl.grants().iter().any(|g| {
+            g.permission().map(|p| p.as_str()) == Some("READ")
+                && g.grantee()
+                    .and_then(|e| e.uri())
+                    .is_some_and(|u| u.ends_with("/AllUsers"))
+        });
+        assert!(public_read, "{key}: {:?}", acl.grants());
+    }
+}
