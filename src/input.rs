@@ -435,23 +435,12 @@ fn collect_elements<'a>(
     items.events.reserve(elements.len());
     for (index, value) in elements.into_iter().enumerate() {
         let mut value = value.into_resolved();
-        let checked = match check_type(&value) {
-            Ok(event_type) => {
-                if let Some(merge) = merge {
-                    // The rejected body must be the element as received, so render it before
-                    // merging in the (rare) case that the merged event turns out too deep.
-                    if value.deeper_than(MAX_EVENT_DEPTH) {
-                        Err(too_deep())
-                    } else {
-                        merge.apply(&mut value);
-                        Ok(event_type)
-                    }
-                } else {
-                    check_depth(&value).map(|()| event_type)
-                }
-            }
-            Err(reason) => Err(reason),
-        };
+        // The same check as a single event; the batch's context is merged only into elements
+        // that pass, so a rejected element keeps its body as received.
+        let checked = check_event(&value);
+        if let (Ok(_), Some(merge)) = (&checked, merge) {
+            merge.apply(&mut value);
+        }
         match checked {
             Ok(event_type) => items.events.push(Event {
                 value,
