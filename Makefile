@@ -14,7 +14,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help all build run test lint fmt venv deploy-venv template-lint unit aws-tests \
-        check-conformance invoke watch deploy bench clean
+        check-conformance invoke watch deploy bench fuzz clean
 
 help:
 	@echo "make run     build, start a local AWS (moto), run the function on events/ through the Lambda"
@@ -25,6 +25,7 @@ help:
 	@echo "make deploy  build, then sam deploy --guided"
 	@echo "make watch / make invoke EVENT=events/x.json   cargo lambda's local emulator"
 	@echo "make bench   benchmarks (see BENCHMARKS.md)"
+	@echo "make fuzz    cargo-fuzz targets on stable, FUZZ_SECONDS each (default 60; see RELIABILITY.md)"
 
 all: build
 
@@ -48,7 +49,9 @@ run: venv
 
 lint:
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
 	$(CARGO) clippy --locked --all-targets --all-features -- -D warnings
+	$(CARGO) clippy --locked --lib --no-default-features -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
@@ -97,6 +100,16 @@ bench: venv
 	$(PYTHON) scripts/bench.py
 	$(CARGO) bench --locked --bench pipeline -- --warm-up-time 1 --measurement-time 5
 
+# cargo-fuzz goes into .tools/ (not the user's ~/.cargo); `-s none` runs it on stable Rust.
+CARGO_FUZZ_VERSION := 0.13.2
+FUZZ_SECONDS ?= 60
+
+.tools/bin/cargo-fuzz:
+	$(CARGO) install --locked --quiet cargo-fuzz --version $(CARGO_FUZZ_VERSION) --root .tools
+
+fuzz: .tools/bin/cargo-fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
 clean:
 	$(CARGO) clean
-	rm -rf $(OUT) $(VENV) $(DEPLOY_VENV) .aws-sam
+	rm -rf $(OUT) $(VENV) $(DEPLOY_VENV) .aws-sam .tools fuzz/target fuzz/corpus fuzz/artifacts

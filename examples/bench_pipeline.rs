@@ -12,7 +12,7 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use sync_to_s3::bench_support::{plan_payload, validating_borrowed_parse};
+use sync_to_s3::bench_support::{decode_sqs_payload, plan_payload, validating_borrowed_parse};
 use sync_to_s3::config::Config;
 use sync_to_s3::key::Stamp;
 
@@ -35,7 +35,7 @@ fn main() {
     // Warm-up, and a check that the work is real.
     let plan = plan_payload(&config, &payload, &stamp).expect("plan");
     let bytes: usize = plan.objects.iter().map(|o| o.body.len()).sum();
-    let (mut pipeline, mut ceiling) = (Vec::new(), Vec::new());
+    let (mut pipeline, mut ceiling, mut decode) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..reps {
         let t = Instant::now();
         let p = plan_payload(&config, &payload, &stamp).expect("plan");
@@ -45,20 +45,26 @@ fn main() {
             let t = Instant::now();
             std::hint::black_box(validating_borrowed_parse(&payload).expect("parse"));
             ceiling.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            std::hint::black_box(decode_sqs_payload(&payload).expect("decode"));
+            decode.push(t.elapsed().as_secs_f64() * 1e3);
         }
     }
-    let ceiling_ms = if ceiling.is_empty() {
-        f64::NAN
-    } else {
-        median(ceiling)
+    let opt_median = |v: Vec<f64>| {
+        if v.is_empty() {
+            "null".to_owned()
+        } else {
+            format!("{:.3}", median(v))
+        }
     };
     println!(
-        "{{\"file\":{:?},\"input_bytes\":{},\"rows\":{},\"objects\":{},\"output_bytes\":{bytes},\"reps\":{reps},\"pipeline_ms\":{:.3},\"ceiling_ms\":{}}}",
+        "{{\"file\":{:?},\"input_bytes\":{},\"rows\":{},\"objects\":{},\"output_bytes\":{bytes},\"reps\":{reps},\"pipeline_ms\":{:.3},\"ceiling_ms\":{},\"decode_ms\":{}}}",
         file,
         payload.len(),
         plan.rows,
         plan.objects.len(),
         median(pipeline),
-        if ceiling_ms.is_nan() { "null".to_owned() } else { format!("{ceiling_ms:.3}") }
+        opt_median(ceiling),
+        opt_median(decode),
     );
 }

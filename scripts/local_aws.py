@@ -587,6 +587,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free one)")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="close a keep-alive connection idle this long, as S3 does after about 20 s "
+        "(default: keep it open)",
+    )
     args = parser.parse_args(argv)
 
     # Only the PORT line may reach stdout: keep the real stdout aside and send fd 1 (and anything
@@ -610,6 +618,8 @@ def main(argv: list[str] | None = None) -> int:
 
     class RequestHandler(MotoRequestHandler):
         protocol_version = "HTTP/1.1"
+        # socketserver applies it to each connection: a read that waits longer closes it.
+        timeout = args.idle_timeout
 
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             if args.verbose:

@@ -54,6 +54,25 @@ fn plan_items(
         .map_err(|e| InvokeError::Payload(e.to_string()))
 }
 
+/// The decode step of [`plan_payload`] alone, for the breakdown in BENCHMARKS.md: the envelope
+/// and every SQS body parsed into events (lazy tree, validated), nothing mapped or encoded.
+/// Returns the number of events and rejected items.
+///
+/// # Errors
+/// [`InvokeError::Payload`] for a payload that is not an SQS batch.
+pub fn decode_sqs_payload(payload: &str) -> Result<usize, InvokeError> {
+    match Envelope::parse(payload).map_err(|e| InvokeError::Payload(e.0))? {
+        Envelope::Sqs(batch) => {
+            let mut items = Items::default();
+            for (i, r) in batch.records.iter().enumerate() {
+                input::collect_sqs_body(&r.body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
+            }
+            Ok(items.events.len() + items.rejected.len())
+        }
+        _ => Err(InvokeError::Payload("not an SQS batch".to_owned())),
+    }
+}
+
 /// The ceiling the pipeline is compared with: a validating parse of the same SQS payload with
 /// serde_json into borrowed structs (each body validated, nothing built). Returns the number of
 /// records.

@@ -14,9 +14,14 @@
 //! - [`aws`]: SDK configuration, STS AssumeRole, SSM — the only place that knows endpoints;
 //! - [`lambda`]: init once, then serve the Lambda Runtime API;
 //! - [`cli`]: the `invoke` and `config` subcommands.
+//!
+//! [`aws`], [`lambda`], [`cli`] and the S3 sink need the `aws` feature (on by default); without it
+//! the crate is the pure core, which is what the fuzz targets build.
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod bench_support;
+#[cfg(feature = "aws")]
 pub mod cli;
 pub mod config;
 pub mod encode;
@@ -24,6 +29,7 @@ pub mod handler;
 pub mod input;
 pub mod json;
 pub mod key;
+#[cfg(feature = "aws")]
 pub mod lambda;
 pub mod mapping;
 pub mod plan;

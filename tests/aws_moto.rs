@@ -624,3 +624,202 @@ fn the_configured_acl_is_sent_with_every_object() {
         assert!(public_read, "{key}: {:?}", acl.grants());
     }
 }
+
+/// Issue 6: the faults AWS really produces, one per test, each followed by a clean invocation
+/// on the same process to show that it is still serving.
+fn puts_to(aws: &LocalAws, prefix: &str) -> usize {
+    aws.log()
+        .iter()
+        .filter(|e| e["method"] == "PUT" && e["path"].as_str().unwrap_or_default().contains(prefix))
+        .count()
+}
+
+#[test]
+fn s3_service_unavailable_and_a_connection_reset_are_retried() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-12");
+    aws.fault(json!({"service": "s3", "method": "PUT", "path_regex": "/exports-12/track/", "action": "error", "status": 503, "code": "ServiceUnavailable", "message": "Service is unable to handle request.", "times": 1}));
+    aws.fault(json!({"service": "s3", "method": "PUT", "path_regex": "/exports-12/identify/", "action": "reset", "times": 1}));
+    let f = Lambda::start(&aws, &[("SYNC_CONFIG", &config("exports-12", json!({})))]);
+    let r = f.invoke(&events("sqs-batch.json"));
+    assert_eq!(failures(&r), Vec::<String>::new(), "{r}\n{}", f.logs());
+    assert_eq!(puts_to(&aws, "/exports-12/track/"), 2);
+    assert_eq!(puts_to(&aws, "/exports-12/identify/"), 2);
+    let stored = bucket_objects(&aws, "exports-12");
+    assert_eq!(stored.keys().filter(|k| k.starts_with("track/")).count(), 1);
+    assert_eq!(
+        stored.keys().filter(|k| k.starts_with("identify/")).count(),
+        1
+    );
+}
+
+#[test]
+fn a_stalled_upload_times_out_fails_its_messages_and_the_function_serves_on() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-13");
+    aws.fault(json!({"service": "s3", "method": "PUT", "path_regex": "/exports-13/identify/", "action": "stall", "delay_ms": 60000, "status": 500, "code": "InternalError", "times": -1}));
+    let f = Lambda::start(
+        &aws,
+        &[
+            ("SYNC_CONFIG", &config("exports-13", json!({}))),
+            ("SYNC_OPERATION_TIMEOUT_MS", "2500"),
+        ],
+    );
+    let payload = events("sqs-batch.json");
+    let started = std::time::Instant::now();
+    let r = f.invoke(&payload);
+    let took = started.elapsed();
+    let mut want = message_ids_with(&payload, r#""type":"identify""#);
+    want.sort();
+    let mut got = failures(&r);
+    got.sort();
+    assert_eq!(got, want, "{r}");
+    // The operation timeout, not the 60 s stall, bounds the invocation.
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    assert!(
+        f.logs().contains("timed out") || f.logs().contains("timeout"),
+        "{}",
+        f.logs()
+    );
+    aws.clear_faults();
+    let r = f.invoke(&payload);
+    assert_eq!(failures(&r), Vec::<String>::new(), "{r}");
+}
+
+#[test]
+fn s3_access_denied_is_permanent_not_retried_and_named_in_the_logs() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-14");
+    aws.fault(json!({"service": "s3", "method": "PUT", "path_regex": "/exports-14/", "action": "error", "status": 403, "code": "AccessDenied", "message": "Access Denied", "times": -1}));
+    let f = Lambda::start(&aws, &[("SYNC_CONFIG", &config("exports-14", json!({})))]);
+    let payload = events("sqs-batch.json");
+    let r = f.invoke(&payload);
+    // Every message that had a row or an error record to store; the page, screen, group and
+    // alias events are taken by no mapping of the sample configuration (nothing to write).
+    let mut want = message_ids_with(&payload, r#""type":"track""#);
+    want.extend(message_ids_with(&payload, r#""type":"identify""#));
+    want.sort();
+    let mut got = failures(&r);
+    got.sort();
+    assert_eq!(got, want, "{r}");
+    let objects = f.logs().matches("AccessDenied").count();
+    assert!(objects >= 1, "{}", f.logs());
+    assert!(f.logs().contains("permanent"), "{}", f.logs());
+    // One PUT per object: AccessDenied is not retried.
+    let puts = puts_to(&aws, "/exports-14/");
+    let distinct: std::collections::BTreeSet<String> = aws
+        .log()
+        .iter()
+        .filter(|e| e["method"] == "PUT")
+        .filter_map(|e| e["path"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(puts, distinct.len(), "no retries of AccessDenied");
+    let r = f.invoke(&events("apigw-v1-rest.json"));
+    assert_eq!(r["statusCode"], 503, "{r}");
+}
+
+#[test]
+fn sts_throttling_is_retried() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-15");
+    aws.fault(json!({"service": "sts", "target": "AssumeRole", "action": "error", "status": 400, "code": "Throttling", "message": "Rate exceeded", "times": 1}));
+    let f = Lambda::start(&aws, &[("SYNC_CONFIG", &config("exports-15", json!({})))]);
+    let r = f.invoke(&events("apigw-v1-rest.json"));
+    assert_eq!(r["statusCode"], 200, "{r}\n{}", f.logs());
+    let calls = aws
+        .log()
+        .iter()
+        .filter(|e| e["target"] == "AssumeRole")
+        .count();
+    assert_eq!(calls, 2, "one throttled, one answered");
+}
+
+#[test]
+fn ssm_throttling_at_init_is_retried_and_on_a_later_read_keeps_the_last_good_config() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-16");
+    let cfg = config(
+        "exports-16",
+        json!({"config_ttl_seconds": 1, "mappings": [{"s3_aws_folder_name": "ssm"}]}),
+    );
+    rt().block_on(
+        ssm(&aws)
+            .put_parameter()
+            .name("/sync-to-s3/throttled")
+            .value(cfg)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send(),
+    )
+    .expect("put parameter");
+    let throttle = |times: i64| {
+        aws.fault(json!({"service": "ssm", "target": "AmazonSSM.GetParameter", "action": "error", "status": 400, "code": "ThrottlingException", "message": "Rate exceeded", "times": times}));
+    };
+    throttle(1);
+    let f = Lambda::start(&aws, &[("SYNC_CONFIG_PARAMETER", "/sync-to-s3/throttled")]);
+    assert_eq!(
+        f.invoke(&events("invoke-single.json"))["ok"],
+        true,
+        "{}",
+        f.logs()
+    );
+    // GIVEN SSM throttling every read once the TTL has passed
+    throttle(-1);
+    std::thread::sleep(Duration::from_millis(1100));
+    let r = f.invoke(&events("invoke-single.json"));
+    // THEN the invocation goes on with the configuration it has, and says why in the logs
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(f.logs().contains("ThrottlingException"), "{}", f.logs());
+    let stored = bucket_objects(&aws, "exports-16");
+    assert_eq!(stored.keys().filter(|k| k.starts_with("ssm/")).count(), 2);
+}
+
+#[test]
+fn an_idle_connection_closed_by_s3_between_invocations_is_not_an_error() {
+    // GIVEN a server that closes keep-alive connections idle for 300 ms (S3 does after ~20 s)
+    let aws = LocalAws::start_with(&["--idle-timeout", "0.3"]);
+    create_bucket(&aws, "exports-17");
+    let f = Lambda::start(&aws, &[("SYNC_CONFIG", &config("exports-17", json!({})))]);
+    for _ in 0..3 {
+        let r = f.invoke(&events("apigw-v2-batch.json"));
+        assert_eq!(r["statusCode"], 200, "{r}\n{}", f.logs());
+        std::thread::sleep(Duration::from_millis(800));
+    }
+    // THEN every invocation wrote its objects (3 × the sample's objects, keys differ by {time})
+    assert!(bucket_objects(&aws, "exports-17").len() >= 3);
+}
+
+#[test]
+fn with_s3_too_slow_for_the_deadline_the_unwritten_messages_are_reported_in_time() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-18");
+    // Identify objects take 20 s to store; the invocation has 4 s.
+    aws.fault(json!({"service": "s3", "method": "PUT", "path_regex": "/exports-18/identify/", "action": "delay", "delay_ms": 20000, "times": 1}));
+    let f = Lambda::start(&aws, &[("SYNC_CONFIG", &config("exports-18", json!({})))]);
+    let payload = events("sqs-batch.json");
+    let started = std::time::Instant::now();
+    let outcome = f.api.invoke(&payload, Duration::from_secs(4));
+    let took = started.elapsed();
+    let Some(Outcome::Response(body)) = outcome else {
+        panic!(
+            "expected a response before the deadline, got {outcome:?}\n{}",
+            f.logs()
+        );
+    };
+    assert!(
+        took < Duration::from_secs(4),
+        "answered after the deadline: {took:?}"
+    );
+    let r: Value = serde_json::from_str(&body).expect("JSON");
+    let mut want = message_ids_with(&payload, r#""type":"identify""#);
+    want.sort();
+    let mut got = failures(&r);
+    got.sort();
+    assert_eq!(got, want, "{r}");
+    assert!(f.logs().contains("deadline"), "{}", f.logs());
+    // The rest is stored, and the process serves the next invocation.
+    assert!(bucket_objects(&aws, "exports-18")
+        .keys()
+        .any(|k| k.starts_with("track/")));
+    let r = f.invoke(&events("invoke-single.json"));
+    assert_eq!(r["ok"], true, "{r}");
+}

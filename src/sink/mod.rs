@@ -7,6 +7,7 @@
 
 pub mod dir;
 pub mod memory;
+#[cfg(feature = "aws")]
 pub mod s3;
 
 use std::future::Future;

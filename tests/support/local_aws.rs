@@ -36,11 +36,17 @@ pub fn python() -> PathBuf {
 impl LocalAws {
     /// Starts the server and waits until it answers.
     pub fn start() -> LocalAws {
+        LocalAws::start_with(&[])
+    }
+
+    /// Starts the server with extra `local_aws.py` arguments (e.g. `--idle-timeout 0.5`).
+    pub fn start_with(args: &[&str]) -> LocalAws {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/local_aws.py");
         let mut child = Command::new(python())
             .arg(script)
             .arg("--port")
             .arg("0")
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
