@@ -14,7 +14,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help all build run test lint fmt venv deploy-venv template-lint unit aws-tests \
-        check-conformance invoke watch deploy bench fuzz clean
+        check-conformance invoke watch deploy bench fuzz soak clean
 
 help:
 	@echo "make run     build, start a local AWS (moto), run the function on events/ through the Lambda"
@@ -26,6 +26,7 @@ help:
 	@echo "make watch / make invoke EVENT=events/x.json   cargo lambda's local emulator"
 	@echo "make bench   benchmarks (see BENCHMARKS.md)"
 	@echo "make fuzz    cargo-fuzz targets on stable, FUZZ_SECONDS each (default 60; see RELIABILITY.md)"
+	@echo "make soak    SOAK_EVENTS (default 50000) events through the function with random S3 faults"
 
 all: build
 
@@ -99,6 +100,12 @@ bench: venv
 	$(CARGO) build --locked --release --bin sync-to-s3 --example bench_pipeline --example cold_start --example upload_latency
 	$(PYTHON) scripts/bench.py
 	$(CARGO) bench --locked --bench pipeline -- --warm-up-time 1 --measurement-time 5
+
+SOAK_EVENTS ?= 50000
+
+soak: venv
+	$(CARGO) build --locked --release --bin sync-to-s3 --example soak
+	target/release/examples/soak target/release/sync-to-s3 $(SOAK_EVENTS)
 
 # cargo-fuzz goes into .tools/ (not the user's ~/.cargo); `-s none` runs it on stable Rust.
 CARGO_FUZZ_VERSION := 0.13.2

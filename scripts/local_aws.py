@@ -55,9 +55,10 @@ Fault control API (JSON in and out, answered here, never passed to moto):
     the rules, with the times they have left and how often each fired.
 ``GET /_fault/log``
     every AWS request seen since start or the last reset-log, in arrival order:
-    ``[{"service", "method", "path", "target", "status", "fault", "rule"}]`` where ``fault`` is the
-    rule's action (or null) and ``status`` the HTTP status sent (null for ``reset``, or while the
-    answer is pending).
+    ``[{"service", "method", "path", "target", "status", "fault", "rule", "client_port"}]`` where
+    ``fault`` is the rule's action (or null), ``status`` the HTTP status sent (null for ``reset``,
+    or while the answer is pending) and ``client_port`` the client's TCP port (with
+    ``--keep-alive``, requests on one connection share it).
 ``POST /_fault/reset-log``
     empties the log.
 
@@ -81,12 +82,14 @@ import json
 import logging
 import os
 import re
+import selectors
 import signal
 import socket
 import stat
 import struct
 import sys
 import threading
+import types
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -503,6 +506,8 @@ class FaultInjector:
             "status": None,
             "fault": rule.action if rule else None,
             "rule": rule.id if rule else None,
+            # The client's port: requests sharing one are on one kept-alive connection.
+            "client_port": environ.get("REMOTE_PORT"),
         }
         self.state.record(entry)
 
@@ -583,17 +588,48 @@ def watch_stdin(stopping: threading.Event) -> None:
     stopping.set()
 
 
+def allow_keep_alive() -> None:
+    """Stop werkzeug from draining the socket after each response.
+
+    werkzeug (3.x) reads whatever is left on the socket once a response is sent, so that a
+    client that sent too much sees the answer rather than a reset; it can, because it closes
+    every connection. With keep-alive that read would swallow (or wait for) the next request.
+    FaultInjector has already read every request body whole (buffer_body), so there is never
+    anything to drain: the drain finds no data here.
+    """
+    import werkzeug.serving
+
+    class NoDrain:
+        def register(self, *_args: Any, **_kwargs: Any) -> None:
+            pass
+
+        def select(self, timeout: float | None = None) -> list[Any]:
+            return []
+
+        def close(self) -> None:
+            pass
+
+    werkzeug.serving.selectors = types.SimpleNamespace(  # type: ignore[attr-defined]
+        DefaultSelector=NoDrain, EVENT_READ=selectors.EVENT_READ
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free one)")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
     parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="keep connections open between requests, as S3 does (werkzeug closes each one)",
+    )
+    parser.add_argument(
         "--idle-timeout",
         type=float,
         default=None,
         metavar="SECONDS",
-        help="close a keep-alive connection idle this long, as S3 does after about 20 s "
-        "(default: keep it open)",
+        help="with keep-alive (implied), close a connection idle this long, as S3 does after "
+        "about 20 s (default: never)",
     )
     args = parser.parse_args(argv)
 
@@ -616,10 +652,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     from werkzeug.serving import make_server
 
+    keep_alive = args.keep_alive or args.idle_timeout is not None
+    if keep_alive:
+        allow_keep_alive()
+
     class RequestHandler(MotoRequestHandler):
         protocol_version = "HTTP/1.1"
         # socketserver applies it to each connection: a read that waits longer closes it.
         timeout = args.idle_timeout
+
+        def send_header(self, keyword: str, value: str) -> None:
+            # werkzeug always answers "Connection: close" because http.server does not drain
+            # an unread request body before the next request line. FaultInjector reads every
+            # body whole (buffer_body), so keeping the connection is safe here; a client that
+            # asks for close still gets it.
+            if (
+                keep_alive
+                and keyword.lower() == "connection"
+                and value.lower() == "close"
+                and (self.headers.get("Connection") or "").lower() != "close"
+            ):
+                value = "keep-alive"
+            super().send_header(keyword, value)
 
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             if args.verbose:

@@ -63,10 +63,10 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/segment-s3"
 class Server:
     """local_aws.py in a child process, with a pipe on stdin and stderr in a temporary file."""
 
-    def __init__(self) -> None:
+    def __init__(self, *args: str) -> None:
         self.stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, str(LOCAL_AWS), "--port", "0"],
+            [sys.executable, str(LOCAL_AWS), "--port", "0", *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
@@ -765,6 +765,26 @@ def seed_and_dump() -> None:
             timeout=60,
         )
         assert remote.returncode == 2, remote
+
+
+@check
+def idle_keep_alive_connections_are_closed_after_the_idle_timeout() -> None:
+    server = Server("--idle-timeout", "0.3")
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        for _ in range(2):  # kept alive: both requests go over one connection
+            conn.request("GET", "/_fault/rules")
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 200, resp.status
+        sock = conn.sock
+        assert sock is not None, "the connection was not kept alive"
+        time.sleep(0.8)
+        # Then closed by the server (an orderly FIN: recv gives b""), as S3 does when idle.
+        assert sock.recv(65536) == b""
+        conn.close()
+    finally:
+        server.stop()
 
 
 def exits_on(trigger: Callable[[Server], None]) -> None:

@@ -202,6 +202,21 @@ fn message_ids_with(payload: &str, needle: &str) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that the SQS response reports exactly the messages whose bodies hold one of
+/// `needles` (in any order), and at least one.
+fn assert_reported_exactly(response: &Value, payload: &str, needles: &[&str]) {
+    let mut want: Vec<String> = needles
+        .iter()
+        .flat_map(|n| message_ids_with(payload, n))
+        .collect();
+    want.sort();
+    want.dedup();
+    let mut got = failures(response);
+    got.sort();
+    assert!(!want.is_empty());
+    assert_eq!(got, want, "{response}");
+}
+
 #[test]
 fn objects_in_s3_equal_the_dry_run_output() {
     // GIVEN content-addressed keys, so that two runs of the same input give the same keys
@@ -502,12 +517,7 @@ fn a_server_error_forever_fails_exactly_the_messages_of_that_object() {
     let f = Lambda::start(&aws, &[("SYNC_CONFIG", &config("exports-8", json!({})))]);
     let payload = events("sqs-batch.json");
     let r = f.invoke(&payload);
-    let mut want = message_ids_with(&payload, r#""type":"identify""#);
-    want.sort();
-    let mut got = failures(&r);
-    got.sort();
-    assert!(!want.is_empty());
-    assert_eq!(got, want, "{r}");
+    assert_reported_exactly(&r, &payload, &[r#""type":"identify""#]);
     // The other objects are stored.
     let stored = bucket_objects(&aws, "exports-8");
     assert!(stored.keys().any(|k| k.starts_with("track/")));
@@ -669,11 +679,7 @@ fn a_stalled_upload_times_out_fails_its_messages_and_the_function_serves_on() {
     let started = std::time::Instant::now();
     let r = f.invoke(&payload);
     let took = started.elapsed();
-    let mut want = message_ids_with(&payload, r#""type":"identify""#);
-    want.sort();
-    let mut got = failures(&r);
-    got.sort();
-    assert_eq!(got, want, "{r}");
+    assert_reported_exactly(&r, &payload, &[r#""type":"identify""#]);
     // The operation timeout, not the 60 s stall, bounds the invocation.
     assert!(took < Duration::from_secs(20), "{took:?}");
     assert!(
@@ -696,12 +702,7 @@ fn s3_access_denied_is_permanent_not_retried_and_named_in_the_logs() {
     let r = f.invoke(&payload);
     // Every message that had a row or an error record to store; the page, screen, group and
     // alias events are taken by no mapping of the sample configuration (nothing to write).
-    let mut want = message_ids_with(&payload, r#""type":"track""#);
-    want.extend(message_ids_with(&payload, r#""type":"identify""#));
-    want.sort();
-    let mut got = failures(&r);
-    got.sort();
-    assert_eq!(got, want, "{r}");
+    assert_reported_exactly(&r, &payload, &[r#""type":"track""#, r#""type":"identify""#]);
     let objects = f.logs().matches("AccessDenied").count();
     assert!(objects >= 1, "{}", f.logs());
     assert!(f.logs().contains("permanent"), "{}", f.logs());
@@ -775,16 +776,48 @@ fn ssm_throttling_at_init_is_retried_and_on_a_later_read_keeps_the_last_good_con
 
 #[test]
 fn an_idle_connection_closed_by_s3_between_invocations_is_not_an_error() {
-    // GIVEN a server that closes keep-alive connections idle for 300 ms (S3 does after ~20 s)
-    let aws = LocalAws::start_with(&["--idle-timeout", "0.3"]);
+    // GIVEN a server that keeps connections alive and closes them after 1 s idle (S3: ~20 s)
+    let aws = LocalAws::start_with(&["--idle-timeout", "1.0"]);
     create_bucket(&aws, "exports-17");
     let f = Lambda::start(&aws, &[("SYNC_CONFIG", &config("exports-17", json!({})))]);
-    for _ in 0..3 {
+    let s3_ports = |aws: &LocalAws| -> std::collections::BTreeSet<u64> {
+        let ports = aws
+            .log()
+            .iter()
+            .filter(|e| e["service"] == "s3")
+            .filter_map(|e| {
+                let p = &e["client_port"];
+                p.as_u64()
+                    .or_else(|| p.as_str().and_then(|p| p.parse().ok()))
+            })
+            .collect();
+        aws.reset_log();
+        ports
+    };
+    let invoke = || {
         let r = f.invoke(&events("apigw-v2-batch.json"));
         assert_eq!(r["statusCode"], 200, "{r}\n{}", f.logs());
-        std::thread::sleep(Duration::from_millis(800));
-    }
-    // THEN every invocation wrote its objects (3 × the sample's objects, keys differ by {time})
+    };
+    invoke();
+    let first = s3_ports(&aws);
+    // WHEN the next invocation comes at once, and the one after that once the server has
+    // closed the idle connections
+    std::thread::sleep(Duration::from_millis(200));
+    invoke();
+    let second = s3_ports(&aws);
+    std::thread::sleep(Duration::from_millis(2500));
+    invoke();
+    let third = s3_ports(&aws);
+    // THEN every invocation succeeded (above); the second reused a kept-alive connection and
+    // the third, finding them closed, opened new ones without an error
+    assert!(
+        !first.is_disjoint(&second),
+        "no reuse: {first:?} then {second:?}"
+    );
+    assert!(
+        second.is_disjoint(&third),
+        "reused a closed connection: {second:?} then {third:?}"
+    );
     assert!(bucket_objects(&aws, "exports-17").len() >= 3);
 }
 
@@ -810,11 +843,7 @@ fn with_s3_too_slow_for_the_deadline_the_unwritten_messages_are_reported_in_time
         "answered after the deadline: {took:?}"
     );
     let r: Value = serde_json::from_str(&body).expect("JSON");
-    let mut want = message_ids_with(&payload, r#""type":"identify""#);
-    want.sort();
-    let mut got = failures(&r);
-    got.sort();
-    assert_eq!(got, want, "{r}");
+    assert_reported_exactly(&r, &payload, &[r#""type":"identify""#]);
     assert!(f.logs().contains("deadline"), "{}", f.logs());
     // The rest is stored, and the process serves the next invocation.
     assert!(bucket_objects(&aws, "exports-18")
@@ -822,4 +851,32 @@ fn with_s3_too_slow_for_the_deadline_the_unwritten_messages_are_reported_in_time
         .any(|k| k.starts_with("track/")));
     let r = f.invoke(&events("invoke-single.json"));
     assert_eq!(r["ok"], true, "{r}");
+}
+
+#[test]
+fn sse_kms_sends_the_algorithm_and_the_key_id_with_every_object() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-19");
+    let key_id = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let cfg = config(
+        "exports-19",
+        json!({"server_side_encryption": "aws:kms", "ssekms_key_id": key_id}),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let one = payload_file(dir.path(), "batch.json", &events("invoke-batch.json"));
+    let (code, out, err) = cli(&aws, &["invoke", &one], &[("SYNC_CONFIG", &cfg)]);
+    assert_eq!(code, 0, "{out}{err}");
+    let objects = bucket_objects(&aws, "exports-19");
+    assert!(!objects.is_empty());
+    for key in objects.keys() {
+        let head = rt()
+            .block_on(s3(&aws).head_object().bucket("exports-19").key(key).send())
+            .expect("head object");
+        assert_eq!(
+            head.server_side_encryption().map(|s| s.as_str()),
+            Some("aws:kms"),
+            "{key}"
+        );
+        assert_eq!(head.ssekms_key_id(), Some(key_id), "{key}");
+    }
 }

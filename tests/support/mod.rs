@@ -3,3 +3,4 @@
 
 pub mod local_aws;
 pub mod runtime_api;
+pub mod soak;
