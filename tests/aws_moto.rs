@@ -378,7 +378,12 @@ fn an_ssm_secure_string_configuration_is_used() {
         out.contains("\"exports-3\"") && out.contains("\"***\""),
         "{out}"
     );
-    assert!(!out.contains(EXTERNAL_ID) && !err.contains(EXTERNAL_ID));
+    for secret in [EXTERNAL_ID, WRITE_KEY] {
+        assert!(
+            !out.contains(secret) && !err.contains(secret),
+            "{secret} shown"
+        );
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let payload = payload_file(dir.path(), "one.json", &events("invoke-single.json"));
     let (code, out, err) = cli(&aws, &["invoke", &payload], &env);
@@ -407,6 +412,12 @@ fn a_missing_parameter_fails_init_naming_it() {
         .init_error(Duration::from_secs(30))
         .unwrap_or_else(|| panic!("no init error; log:\n{}", f.logs()));
     assert!(init.contains("ParameterNotFound"), "{init}");
+    assert!(init.contains("/sync-to-s3/missing"), "{init}");
+    assert_eq!(
+        f.api.next_calls(),
+        0,
+        "no event is consumed after a failed init"
+    );
 }
 
 #[test]
@@ -468,6 +479,9 @@ fn sts_access_denied_fails_the_writes_and_the_function_keeps_serving() {
     let f = Lambda::start(&aws, &[("SYNC_CONFIG", &config("exports-6", json!({})))]);
     let r = f.invoke(&events("apigw-v1-rest.json"));
     assert_eq!(r["statusCode"], 503, "{r}");
+    let payload = events("sqs-batch.json");
+    let r = f.invoke(&payload);
+    assert_reported_exactly(&r, &payload, &[r#""type":"track""#, r#""type":"identify""#]);
     aws.clear_faults();
     let r = f.invoke(&events("apigw-v1-rest.json"));
     assert_eq!(
@@ -500,6 +514,7 @@ fn slow_down_twice_then_success_after_retries() {
         3,
         "two SlowDown answers, then the stored one: {puts:?}"
     );
+    assert!(!f.logs().contains("object not written"), "{}", f.logs());
     assert_eq!(
         bucket_objects(&aws, "exports-7")
             .keys()
@@ -507,6 +522,8 @@ fn slow_down_twice_then_success_after_retries() {
             .count(),
         1
     );
+    let r = f.invoke(&events("apigw-v1-rest.json"));
+    assert_eq!(r["statusCode"], 200, "still serving: {r}");
 }
 
 #[test]
@@ -525,7 +542,18 @@ fn a_server_error_forever_fails_exactly_the_messages_of_that_object() {
     // API Gateway: 503 so that the client retries.
     let r = f.invoke(&events("apigw-v2-batch.json"));
     assert_eq!(r["statusCode"], 503, "{r}");
-    assert!(f.logs().contains("transient"));
+    let body: Value = serde_json::from_str(r["body"].as_str().unwrap_or_default()).expect("JSON");
+    assert_eq!(body["ok"], false, "{body}");
+    let logs = f.logs();
+    assert!(
+        logs.contains("transient") && logs.contains("InternalError"),
+        "{logs}"
+    );
+    // Error lines carry the code and the key, never a secret.
+    assert!(
+        !logs.contains(EXTERNAL_ID) && !logs.contains(WRITE_KEY),
+        "{logs}"
+    );
 }
 
 #[test]
@@ -655,12 +683,15 @@ fn s3_service_unavailable_and_a_connection_reset_are_retried() {
     assert_eq!(failures(&r), Vec::<String>::new(), "{r}\n{}", f.logs());
     assert_eq!(puts_to(&aws, "/exports-12/track/"), 2);
     assert_eq!(puts_to(&aws, "/exports-12/identify/"), 2);
+    assert!(!f.logs().contains("object not written"), "{}", f.logs());
     let stored = bucket_objects(&aws, "exports-12");
     assert_eq!(stored.keys().filter(|k| k.starts_with("track/")).count(), 1);
     assert_eq!(
         stored.keys().filter(|k| k.starts_with("identify/")).count(),
         1
     );
+    let r = f.invoke(&events("apigw-v1-rest.json"));
+    assert_eq!(r["statusCode"], 200, "still serving: {r}");
 }
 
 #[test]
@@ -682,11 +713,14 @@ fn a_stalled_upload_times_out_fails_its_messages_and_the_function_serves_on() {
     assert_reported_exactly(&r, &payload, &[r#""type":"identify""#]);
     // The operation timeout, not the 60 s stall, bounds the invocation.
     assert!(took < Duration::from_secs(20), "{took:?}");
+    let logs = f.logs();
     assert!(
-        f.logs().contains("timed out") || f.logs().contains("timeout"),
-        "{}",
-        f.logs()
+        logs.contains("timeout") || logs.contains("timed out"),
+        "{logs}"
     );
+    assert!(logs.contains("transient"), "{logs}");
+    let r = f.invoke(&events("apigw-v2-batch.json"));
+    assert_eq!(r["statusCode"], 503, "the stall still holds: {r}");
     aws.clear_faults();
     let r = f.invoke(&payload);
     assert_eq!(failures(&r), Vec::<String>::new(), "{r}");
@@ -769,7 +803,9 @@ fn ssm_throttling_at_init_is_retried_and_on_a_later_read_keeps_the_last_good_con
     let r = f.invoke(&events("invoke-single.json"));
     // THEN the invocation goes on with the configuration it has, and says why in the logs
     assert_eq!(r["ok"], true, "{r}");
-    assert!(f.logs().contains("ThrottlingException"), "{}", f.logs());
+    let logs = f.logs();
+    assert!(logs.contains("ThrottlingException"), "{logs}");
+    assert!(logs.contains("keeping the previous one"), "{logs}");
     let stored = bucket_objects(&aws, "exports-16");
     assert_eq!(stored.keys().filter(|k| k.starts_with("ssm/")).count(), 2);
 }
@@ -844,7 +880,12 @@ fn with_s3_too_slow_for_the_deadline_the_unwritten_messages_are_reported_in_time
     );
     let r: Value = serde_json::from_str(&body).expect("JSON");
     assert_reported_exactly(&r, &payload, &[r#""type":"identify""#]);
-    assert!(f.logs().contains("deadline"), "{}", f.logs());
+    assert!(
+        f.logs()
+            .contains("abandoned: the invocation deadline is too near"),
+        "{}",
+        f.logs()
+    );
     // The rest is stored, and the process serves the next invocation.
     assert!(bucket_objects(&aws, "exports-18")
         .keys()

@@ -474,3 +474,53 @@ async fn a_body_that_is_not_an_event_at_all_is_kept_raw() {
     }
     assert_eq!(rows(&objects).len(), 1);
 }
+
+#[tokio::test]
+async fn a_lone_surrogate_in_an_api_gateway_body_is_400_and_writes_nothing() {
+    let a = app(plain());
+    for body in [
+        r#"{"type":"track","event":"\ud800"}"#,
+        r#"{"batch":[{"type":"track","event":"\udfff"}]}"#,
+    ] {
+        let (status, v) = http_status(&run(&a, &http(body, false, json!({}))).await);
+        assert_eq!(status, 400, "{v}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains("surrogate")),
+            "{v}"
+        );
+    }
+    assert!(a.sink.objects().is_empty());
+}
+
+/// Found by the `mapping` fuzz target: a key template without `{type}` or `{folder}` and a
+/// literal column make the six type groups byte-identical objects under one key. SPEC 4 allows
+/// exactly that (an identical object overwrites itself); different objects must never share one.
+#[tokio::test]
+async fn objects_share_a_key_only_when_their_bytes_are_equal() {
+    let plan_for = |column: Value| {
+        let a = app(json!({
+            "key_template": "uy/{id}.{ext}sf",
+            "subscription": "",
+            "columns": {"c": column},
+            "audience_action_column_name": "",
+            "batch_size_column_name": ""
+        }));
+        let events: Vec<Value> = ["track", "identify", "page", "screen", "group", "alias"]
+            .iter()
+            .map(|t| json!({"type": t, "event": "E"}))
+            .collect();
+        let payload = sqs(&[json!({ "batch": events }).to_string()]);
+        let stamp = sync_to_s3::key::Stamp::from_unix_millis(1_795_478_400_000);
+        sync_to_s3::bench_support::plan_payload(&a.config, &payload, &stamp).expect("plan")
+    };
+    // Identical rows: one key for all six objects, which are byte-identical.
+    let same = plan_for(json!("{\"@path\":\"$.x\"}{etp"));
+    assert_eq!(same.objects.len(), 6);
+    assert!(same.objects.iter().all(|o| o.key == same.objects[0].key));
+    assert!(same.objects.iter().all(|o| o.body == same.objects[0].body));
+    // Rows that differ by type: six keys.
+    let differ = plan_for(json!({"@path": "$.type"}));
+    let keys: std::collections::BTreeSet<&str> =
+        differ.objects.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys.len(), 6);
+}
