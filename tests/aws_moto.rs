@@ -39,17 +39,6 @@ fn config(bucket: &str, extra: Value) -> String {
     c.to_string()
 }
 
-fn s3(aws: &LocalAws) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&aws.endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
 fn ssm(aws: &LocalAws) -> aws_sdk_ssm::Client {
     let conf = aws_sdk_ssm::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -68,46 +57,8 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn create_bucket(aws: &LocalAws, bucket: &str) {
-    rt().block_on(s3(aws).create_bucket().bucket(bucket).send())
+    rt().block_on(aws.s3_client().create_bucket().bucket(bucket).send())
         .expect("create bucket");
-}
-
-/// Every object in the bucket: key -> (bytes, content type, SSE).
-fn bucket_objects(aws: &LocalAws, bucket: &str) -> BTreeMap<String, (Vec<u8>, String, String)> {
-    rt().block_on(async {
-        let c = s3(aws);
-        let list = c
-            .list_objects_v2()
-            .bucket(bucket)
-            .send()
-            .await
-            .expect("list");
-        let mut out = BTreeMap::new();
-        for o in list.contents() {
-            let key = o.key().unwrap_or_default().to_owned();
-            let got = c
-                .get_object()
-                .bucket(bucket)
-                .key(&key)
-                .send()
-                .await
-                .expect("get");
-            let ct = got.content_type().unwrap_or_default().to_owned();
-            let sse = got
-                .server_side_encryption()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default();
-            let bytes = got
-                .body
-                .collect()
-                .await
-                .expect("body")
-                .into_bytes()
-                .to_vec();
-            out.insert(key, (bytes, ct, sse));
-        }
-        out
-    })
 }
 
 /// Runs the command line with the local AWS environment; returns (status, stdout, stderr).
@@ -247,7 +198,8 @@ fn objects_in_s3_equal_the_dry_run_output() {
             _ => k.to_owned(),
         }
     };
-    let stored: BTreeMap<String, _> = bucket_objects(&aws, "exports-1")
+    let stored: BTreeMap<String, _> = aws
+        .bucket_objects("exports-1")
         .into_iter()
         .map(|(k, v)| (untimed(&k), v))
         .collect();
@@ -320,7 +272,7 @@ fn the_lambda_runtime_path_serves_every_payload_and_assumes_the_role_once() {
     // Direct invoke: the summary
     let r = f.invoke(&events("invoke-batch.json"));
     assert_eq!(r["ok"], true, "{r}");
-    let stored = bucket_objects(&aws, "exports-2");
+    let stored = aws.bucket_objects("exports-2");
     let summary_keys: Vec<String> = serde_json::from_value(r["objects"].clone()).expect("keys");
     for k in &summary_keys {
         assert!(stored.contains_key(k), "{k} not in the bucket");
@@ -388,7 +340,7 @@ fn an_ssm_secure_string_configuration_is_used() {
     let payload = payload_file(dir.path(), "one.json", &events("invoke-single.json"));
     let (code, out, err) = cli(&aws, &["invoke", &payload], &env);
     assert_eq!(code, 0, "{out}{err}");
-    let stored = bucket_objects(&aws, "exports-3");
+    let stored = aws.bucket_objects("exports-3");
     assert!(
         !stored.is_empty() && stored.keys().all(|k| k.starts_with("from-ssm/track/")),
         "{stored:?}"
@@ -516,7 +468,7 @@ fn slow_down_twice_then_success_after_retries() {
     );
     assert!(!f.logs().contains("object not written"), "{}", f.logs());
     assert_eq!(
-        bucket_objects(&aws, "exports-7")
+        aws.bucket_objects("exports-7")
             .keys()
             .filter(|k| k.starts_with("track/"))
             .count(),
@@ -536,7 +488,7 @@ fn a_server_error_forever_fails_exactly_the_messages_of_that_object() {
     let r = f.invoke(&payload);
     assert_reported_exactly(&r, &payload, &[r#""type":"identify""#]);
     // The other objects are stored.
-    let stored = bucket_objects(&aws, "exports-8");
+    let stored = aws.bucket_objects("exports-8");
     assert!(stored.keys().any(|k| k.starts_with("track/")));
     assert!(!stored.keys().any(|k| k.starts_with("identify/")));
     // API Gateway: 503 so that the client retries.
@@ -598,7 +550,7 @@ fn an_ssm_configuration_is_read_again_after_its_ttl() {
     // THEN the second document took effect without a restart, and the invalid one was refused
     // (logged, naming the key) while the function went on with the last good one
     assert_eq!(r["ok"], true, "{r}");
-    let stored = bucket_objects(&aws, "exports-9");
+    let stored = aws.bucket_objects("exports-9");
     let folders: std::collections::BTreeSet<&str> =
         stored.keys().filter_map(|k| k.split('/').next()).collect();
     assert_eq!(folders, ["first", "second"].into_iter().collect());
@@ -641,12 +593,12 @@ fn the_configured_acl_is_sent_with_every_object() {
     let one = payload_file(dir.path(), "one.json", &events("invoke-single.json"));
     let (code, out, err) = cli(&aws, &["invoke", &one], &[("SYNC_CONFIG", &cfg)]);
     assert_eq!(code, 0, "{out}{err}");
-    let keys: Vec<String> = bucket_objects(&aws, "exports-11").into_keys().collect();
+    let keys: Vec<String> = aws.bucket_objects("exports-11").into_keys().collect();
     assert!(!keys.is_empty());
     for key in keys {
         let acl = rt()
             .block_on(
-                s3(&aws)
+                aws.s3_client()
                     .get_object_acl()
                     .bucket("exports-11")
                     .key(&key)
@@ -684,7 +636,7 @@ fn s3_service_unavailable_and_a_connection_reset_are_retried() {
     assert_eq!(puts_to(&aws, "/exports-12/track/"), 2);
     assert_eq!(puts_to(&aws, "/exports-12/identify/"), 2);
     assert!(!f.logs().contains("object not written"), "{}", f.logs());
-    let stored = bucket_objects(&aws, "exports-12");
+    let stored = aws.bucket_objects("exports-12");
     assert_eq!(stored.keys().filter(|k| k.starts_with("track/")).count(), 1);
     assert_eq!(
         stored.keys().filter(|k| k.starts_with("identify/")).count(),
@@ -806,7 +758,7 @@ fn ssm_throttling_at_init_is_retried_and_on_a_later_read_keeps_the_last_good_con
     let logs = f.logs();
     assert!(logs.contains("ThrottlingException"), "{logs}");
     assert!(logs.contains("keeping the previous one"), "{logs}");
-    let stored = bucket_objects(&aws, "exports-16");
+    let stored = aws.bucket_objects("exports-16");
     assert_eq!(stored.keys().filter(|k| k.starts_with("ssm/")).count(), 2);
 }
 
@@ -854,7 +806,7 @@ fn an_idle_connection_closed_by_s3_between_invocations_is_not_an_error() {
         second.is_disjoint(&third),
         "reused a closed connection: {second:?} then {third:?}"
     );
-    assert!(bucket_objects(&aws, "exports-17").len() >= 3);
+    assert!(aws.bucket_objects("exports-17").len() >= 3);
 }
 
 #[test]
@@ -887,7 +839,8 @@ fn with_s3_too_slow_for_the_deadline_the_unwritten_messages_are_reported_in_time
         f.logs()
     );
     // The rest is stored, and the process serves the next invocation.
-    assert!(bucket_objects(&aws, "exports-18")
+    assert!(aws
+        .bucket_objects("exports-18")
         .keys()
         .any(|k| k.starts_with("track/")));
     let r = f.invoke(&events("invoke-single.json"));
@@ -907,11 +860,17 @@ fn sse_kms_sends_the_algorithm_and_the_key_id_with_every_object() {
     let one = payload_file(dir.path(), "batch.json", &events("invoke-batch.json"));
     let (code, out, err) = cli(&aws, &["invoke", &one], &[("SYNC_CONFIG", &cfg)]);
     assert_eq!(code, 0, "{out}{err}");
-    let objects = bucket_objects(&aws, "exports-19");
+    let objects = aws.bucket_objects("exports-19");
     assert!(!objects.is_empty());
     for key in objects.keys() {
         let head = rt()
-            .block_on(s3(&aws).head_object().bucket("exports-19").key(key).send())
+            .block_on(
+                aws.s3_client()
+                    .head_object()
+                    .bucket("exports-19")
+                    .key(key)
+                    .send(),
+            )
             .expect("head object");
         assert_eq!(
             head.server_side_encryption().map(|s| s.as_str()),

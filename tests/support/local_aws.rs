@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of it
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -114,6 +115,59 @@ impl LocalAws {
             rest.to_owned()
         };
         (status, body)
+    }
+
+    /// An S3 client for this local AWS (path-style, test credentials), for setting up and
+    /// reading back what the function wrote.
+    pub fn s3_client(&self) -> aws_sdk_s3::Client {
+        use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    /// Every object in `bucket` (all pages): key -> (bytes, content type, SSE algorithm).
+    pub fn bucket_objects(&self, bucket: &str) -> BTreeMap<String, (Vec<u8>, String, String)> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let s3 = self.s3_client();
+            let mut out = BTreeMap::new();
+            let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                for o in page.expect("list objects").contents() {
+                    let key = o.key().unwrap_or_default().to_owned();
+                    let got = s3
+                        .get_object()
+                        .bucket(bucket)
+                        .key(&key)
+                        .send()
+                        .await
+                        .expect("get object");
+                    let content_type = got.content_type().unwrap_or_default().to_owned();
+                    let sse = got
+                        .server_side_encryption()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default();
+                    let bytes = got
+                        .body
+                        .collect()
+                        .await
+                        .expect("body")
+                        .into_bytes()
+                        .to_vec();
+                    out.insert(key, (bytes, content_type, sse));
+                }
+            }
+            out
+        })
     }
 
     /// Adds a fault rule (see `scripts/local_aws.py`); returns its id.

@@ -19,7 +19,6 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use serde_json::{json, Value};
 
 use super::local_aws::LocalAws;
@@ -479,7 +478,11 @@ pub fn run(p: &Params) -> Report {
     let dlq_ids: BTreeSet<&str> = dlq.iter().map(|m| m.id.as_str()).collect();
 
     // Read everything back.
-    let objects = read_bucket(&aws);
+    let objects: BTreeMap<String, Vec<u8>> = aws
+        .bucket_objects(BUCKET)
+        .into_iter()
+        .map(|(k, (bytes, _, _))| (k, bytes))
+        .collect();
     report.objects = objects.len();
     let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
     let mut recorded: BTreeSet<String> = BTreeSet::new();
@@ -554,45 +557,4 @@ fn check_format(bytes: &[u8], delimiter: u8) -> Result<Vec<Vec<String>>, String>
     }
     rows.remove(0);
     Ok(rows)
-}
-
-fn read_bucket(aws: &LocalAws) -> BTreeMap<String, Vec<u8>> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let conf = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&aws.endpoint)
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "soak"))
-            .force_path_style(true)
-            .build();
-        let s3 = aws_sdk_s3::Client::from_conf(conf);
-        let mut out = BTreeMap::new();
-        let mut pages = s3.list_objects_v2().bucket(BUCKET).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.expect("list objects");
-            for o in page.contents() {
-                let key = o.key().unwrap_or_default().to_owned();
-                let got = s3
-                    .get_object()
-                    .bucket(BUCKET)
-                    .key(&key)
-                    .send()
-                    .await
-                    .expect("get object");
-                let bytes = got
-                    .body
-                    .collect()
-                    .await
-                    .expect("body")
-                    .into_bytes()
-                    .to_vec();
-                out.insert(key, bytes);
-            }
-        }
-        out
-    })
 }
