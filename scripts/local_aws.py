@@ -658,6 +658,9 @@ def main(argv: list[str] | None = None) -> int:
 
     class RequestHandler(MotoRequestHandler):
         protocol_version = "HTTP/1.1"
+        # werkzeug writes headers and body in separate sends: with Nagle on, a kept-alive
+        # connection waits for the client's delayed ACK (about 40 ms) on every response.
+        disable_nagle_algorithm = True
         # socketserver applies it to each connection: a read that waits longer closes it.
         timeout = args.idle_timeout
 

@@ -37,7 +37,7 @@ pub fn python() -> PathBuf {
 impl LocalAws {
     /// Starts the server and waits until it answers.
     pub fn start() -> LocalAws {
-        LocalAws::start_with(&[])
+        LocalAws::start_with(&["--keep-alive"])
     }
 
     /// Starts the server with extra `local_aws.py` arguments (e.g. `--idle-timeout 0.5`).
