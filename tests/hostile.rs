@@ -524,3 +524,34 @@ async fn objects_share_a_key_only_when_their_bytes_are_equal() {
         differ.objects.iter().map(|o| o.key.as_str()).collect();
     assert_eq!(keys.len(), 6);
 }
+
+/// Key templates are configuration, not event data, but a typo or a pasted value must not make
+/// keys that escape their prefix or that S3 cannot take: each is refused at init, naming the key.
+#[test]
+fn hostile_key_templates_are_refused_at_init() {
+    let long = format!("{}/{{id}}.{{ext}}", "x".repeat(2_000));
+    for template in [
+        "../{type}/{id}.{ext}",
+        "a/./{id}.{ext}",
+        "a//{id}.{ext}",
+        "/{type}/{id}.{ext}",
+        "a/\u{0}/{id}.{ext}",
+        "a/\n{id}.{ext}",
+        long.as_str(),
+        "{type}/{time}.{ext}",
+        "{type}/{id}.{ext}{nope}",
+    ] {
+        let doc = json!({"s3_aws_bucket_name": "hostile-bucket", "key_template": template});
+        let err = Config::load(Some(&doc.to_string()), "test", &|_| None)
+            .err()
+            .unwrap_or_else(|| panic!("{template:?} was accepted"));
+        assert!(
+            err.to_string().contains("key_template"),
+            "{template:?}: {err}"
+        );
+    }
+    // Emoji and other non-ASCII text in the template's own literal text are used as written.
+    let doc =
+        json!({"s3_aws_bucket_name": "hostile-bucket", "key_template": "😀/{type}/{id}.{ext}"});
+    assert!(Config::load(Some(&doc.to_string()), "test", &|_| None).is_ok());
+}
