@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::handler::InvokeError;
-use crate::input::{self, Envelope, Items};
+use crate::input::{self, Envelope, Items, SqsBatch};
 use crate::json::{self, Value};
 use crate::key::Stamp;
 use crate::plan::{self, Plan};
@@ -16,10 +16,7 @@ use crate::plan::{self, Plan};
 pub fn plan_payload(config: &Config, payload: &str, stamp: &Stamp) -> Result<Plan, InvokeError> {
     match Envelope::parse(payload).map_err(|e| InvokeError::Payload(e.0))? {
         Envelope::Sqs(batch) => {
-            let mut items = Items::default();
-            for (i, r) in batch.records.iter().enumerate() {
-                input::collect_sqs_body(&r.body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
-            }
+            let items = sqs_items(&batch);
             let name = |i: u32| format!("sqs:{}", batch.records[i as usize].message_id);
             plan_items(config, &items, &name, stamp)
         }
@@ -31,6 +28,15 @@ pub fn plan_payload(config: &Config, payload: &str, stamp: &Stamp) -> Result<Pla
         }
         Envelope::Invoke(doc) => plan_document(config, doc, "invoke", stamp),
     }
+}
+
+/// Every SQS body of `batch` parsed into events and rejected items, as the handler does.
+fn sqs_items<'a>(batch: &'a SqsBatch<'_>) -> Items<'a> {
+    let mut items = Items::default();
+    for (i, r) in batch.records.iter().enumerate() {
+        input::collect_sqs_body(&r.body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
+    }
+    items
 }
 
 fn plan_document(
@@ -63,10 +69,7 @@ fn plan_items(
 pub fn decode_sqs_payload(payload: &str) -> Result<usize, InvokeError> {
     match Envelope::parse(payload).map_err(|e| InvokeError::Payload(e.0))? {
         Envelope::Sqs(batch) => {
-            let mut items = Items::default();
-            for (i, r) in batch.records.iter().enumerate() {
-                input::collect_sqs_body(&r.body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
-            }
+            let items = sqs_items(&batch);
             Ok(items.events.len() + items.rejected.len())
         }
         _ => Err(InvokeError::Payload("not an SQS batch".to_owned())),
