@@ -41,7 +41,8 @@ $PY scripts/seed_local_aws.py --endpoint "$AWS_ENDPOINT_URL" --bucket "$BUCKET" 
 step "3. Running the function as Lambda does (Runtime API on 127.0.0.1), configured from SSM"
 echo "   SYNC_CONFIG_PARAMETER=$PARAM; it assumes the configured role with its External ID (moto's STS)"
 SYNC_CONFIG_PARAMETER=$PARAM FUNCTION_LOG="$OUT/function.log" $HARNESS "$BIN" \
-  events/sqs-batch.json events/apigw-v2-batch.json events/apigw-v1-rest.json events/invoke-batch.json
+  events/sqs-batch.json events/apigw-v2-batch.json events/apigw-v2-browser-track.json \
+  events/apigw-v1-rest.json events/sqs-eventbridge.json events/invoke-batch.json
 
 step "4. What the function wrote to s3://$BUCKET (copies under $OUT/s3/)"
 $PY scripts/seed_local_aws.py --endpoint "$AWS_ENDPOINT_URL" --bucket "$BUCKET" --dump "$OUT/s3" |

@@ -46,7 +46,7 @@ fn plan_document(
     stamp: &Stamp,
 ) -> Result<Plan, InvokeError> {
     let mut items = Items::default();
-    input::collect(doc, 0, &mut items).map_err(|u| InvokeError::Payload(u.0))?;
+    input::collect_document(doc, 0, &mut items).map_err(|u| InvokeError::Payload(u.0))?;
     plan_items(config, &items, &|_| source.to_owned(), stamp)
 }
 

@@ -176,10 +176,7 @@ async fn invoke_with<S: ObjectSink>(
     app: App<S>,
     payload: &str,
 ) -> Result<Response, crate::handler::InvokeError> {
-    let inv = Invocation {
-        now_unix_ms: now_unix_ms(),
-        deadline: None,
-    };
+    let inv = Invocation::starting_now(now_unix_ms(), None);
     app.handle(payload, &inv).await
 }
 

@@ -11,7 +11,8 @@ use base64::Engine;
 use futures_util::stream::{self, StreamExt};
 
 use crate::config::Config;
-use crate::input::{self, BodyError, Envelope, HttpRequest, HttpVersion, Items};
+use crate::input::tracking_api::{self, Endpoint};
+use crate::input::{self, BodyError, Envelope, HttpRequest, HttpVersion, Items, Receipt};
 use crate::json::{self, Value};
 use crate::key::Stamp;
 use crate::plan::{self, Plan, PlannedObject};
@@ -24,13 +25,36 @@ pub const DEFAULT_CONCURRENCY: usize = 16;
 /// still running then is abandoned and counted as failed.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
+/// How long API Gateway waits for its integration, less a second: API Gateway gives up at 30 s
+/// and a client that got its timeout retries a request whose objects may be written (SPEC 5.0).
+pub const API_GATEWAY_LIMIT: Duration = Duration::from_secs(29);
+
 /// Per-invocation facts: the clock and the deadline, passed in so the handler stays testable.
 #[derive(Debug, Clone, Copy)]
 pub struct Invocation {
     /// The upload time, in milliseconds since the Unix epoch.
     pub now_unix_ms: i64,
+    /// When the invocation began (API Gateway requests must answer within 29 s of it).
+    pub started: Instant,
     /// When the invocation must have answered; `None` for no limit (command line).
     pub deadline: Option<Instant>,
+}
+
+impl Invocation {
+    /// An invocation that begins now, at `now_unix_ms`, with Lambda's `deadline` if any.
+    pub fn starting_now(now_unix_ms: i64, deadline: Option<Instant>) -> Invocation {
+        Invocation {
+            now_unix_ms,
+            started: Instant::now(),
+            deadline,
+        }
+    }
+
+    /// The deadline for an API Gateway request: Lambda's, or 29 s after the start if earlier.
+    pub fn http_deadline(&self) -> Instant {
+        let gateway = self.started + API_GATEWAY_LIMIT;
+        self.deadline.map_or(gateway, |d| d.min(gateway))
+    }
 }
 
 /// What the handler answers.
@@ -38,7 +62,7 @@ pub struct Invocation {
 pub enum Response {
     /// `{"batchItemFailures": [...]}` with the failed message ids, in record order.
     Sqs(Vec<String>),
-    /// An API Gateway proxy response; `body` is JSON text.
+    /// An API Gateway proxy response; `body` is JSON text (empty for a 204).
     Http {
         /// Payload format of the request.
         version: HttpVersion,
@@ -46,6 +70,8 @@ pub enum Response {
         status: u16,
         /// The JSON body.
         body: String,
+        /// Headers besides `Content-Type`: the CORS headers (SPEC 10.4).
+        headers: Vec<(&'static str, String)>,
     },
     /// The direct-invoke summary.
     Summary(Summary),
@@ -101,10 +127,27 @@ impl Response {
                 s.push_str("]}");
                 s
             }
-            Response::Http { status, body, .. } => {
-                let mut s = format!(
-                    "{{\"statusCode\":{status},\"headers\":{{\"Content-Type\":\"application/json\"}},\"body\":"
-                );
+            Response::Http {
+                status,
+                body,
+                headers,
+                ..
+            } => {
+                let mut s = format!("{{\"statusCode\":{status},\"headers\":{{");
+                let content_type =
+                    (!body.is_empty()).then_some(("Content-Type", "application/json"));
+                let all = content_type
+                    .into_iter()
+                    .chain(headers.iter().map(|(k, v)| (*k, v.as_str())));
+                for (i, (name, value)) in all.enumerate() {
+                    if i > 0 {
+                        s.push(',');
+                    }
+                    json::write_string(name, &mut s);
+                    s.push(':');
+                    json::write_string(value, &mut s);
+                }
+                s.push_str("},\"body\":");
                 json::write_string(body, &mut s);
                 s.push_str(",\"isBase64Encoded\":false}");
                 s
@@ -288,9 +331,16 @@ impl<S: ObjectSink> App<S> {
             }
             Envelope::Invoke(doc) => {
                 let mut items = Items::default();
-                input::collect(doc, 0, &mut items).map_err(|u| InvokeError::Payload(u.0))?;
+                input::collect_document(doc, 0, &mut items)
+                    .map_err(|u| InvokeError::Payload(u.0))?;
                 let (summary, written) = self
-                    .run(&items, &|_| "invoke".to_owned(), &stamp, inv, stats)
+                    .run(
+                        &items,
+                        &|_| "invoke".to_owned(),
+                        &stamp,
+                        inv.deadline,
+                        stats,
+                    )
                     .await?;
                 match written.describe() {
                     Some(why) => Err(InvokeError::Write(why)),
@@ -300,6 +350,8 @@ impl<S: ObjectSink> App<S> {
         }
     }
 
+    /// An API Gateway request, as Segment's HTTP Tracking API (SPEC 5.2 and 10): the checks in
+    /// SPEC 9's order, then the events with their receipt fields, written before 29 s are up.
     async fn handle_http(
         &self,
         req: &HttpRequest<'_>,
@@ -307,20 +359,45 @@ impl<S: ObjectSink> App<S> {
         inv: &Invocation,
         stats: &mut Stats,
     ) -> Response {
+        let cors = || {
+            vec![(
+                tracking_api::ALLOW_ORIGIN.0,
+                tracking_api::ALLOW_ORIGIN.1.to_owned(),
+            )]
+        };
         let respond = |status: u16, body: String| Response::Http {
             version: req.version,
             status,
             body,
+            headers: cors(),
         };
-        let refuse = |status: u16, why: &str| {
-            let mut body = String::from("{\"ok\":false,\"error\":");
-            json::write_string(why, &mut body);
-            body.push('}');
-            respond(status, body)
-        };
-        if !req.method.eq_ignore_ascii_case("POST") {
-            return refuse(405, "only POST is accepted");
+        let refuse = |status: u16, why: &str| respond(status, refusal_body(status, why));
+        if req.method.eq_ignore_ascii_case("OPTIONS") {
+            return Response::Http {
+                version: req.version,
+                status: 204,
+                body: String::new(),
+                headers: tracking_api::preflight_headers(
+                    req.header("access-control-request-headers"),
+                ),
+            };
         }
+        if !req.method.eq_ignore_ascii_case("POST") {
+            return refuse(
+                405,
+                "only POST is accepted (and OPTIONS, for CORS preflights)",
+            );
+        }
+        let Some(endpoint) = req.path.as_deref().and_then(Endpoint::from_path) else {
+            return refuse(
+                404,
+                &format!(
+                    "no such endpoint: {:?}; the accepted paths end in {}",
+                    req.path.as_deref().unwrap_or(""),
+                    tracking_api::ACCEPTED_PATHS
+                ),
+            );
+        };
         let text = match input::decode_http_body(req) {
             Ok(t) => t,
             Err(BodyError::TooLarge) => {
@@ -338,12 +415,37 @@ impl<S: ObjectSink> App<S> {
                 "a valid write key is required (HTTP Basic user name or writeKey)",
             );
         }
+        let receipt = Receipt {
+            received_ms: req.time_epoch_ms.unwrap_or(inv.now_unix_ms),
+            request_id: &req.request_id,
+            source_ip: req.source_ip.as_deref(),
+        };
+        let receipt = self.config.receipt_fields.then_some(&receipt);
         let mut items = Items::default();
-        if let Err(u) = input::collect(doc, 0, &mut items) {
+        let collected = match (endpoint, doc.into_resolved()) {
+            (Endpoint::Single(event_type), Value::Object(mut members)) => {
+                tracking_api::set_type(&mut members, event_type);
+                tracking_api::remove_write_key(&mut members);
+                input::collect_event(Value::Object(members), 0, &mut items, receipt)
+            }
+            (Endpoint::Single(event_type), other) => Err(input::Unusable(format!(
+                "the body of a {event_type} call must be one event object, found {}",
+                other.type_name()
+            ))),
+            (Endpoint::Batch, Value::Object(mut members)) => {
+                if !input::is_batch_object(&members) {
+                    tracking_api::remove_write_key(&mut members);
+                }
+                input::collect(Value::Object(members), 0, &mut items, receipt)
+            }
+            (Endpoint::Batch, other) => input::collect(other, 0, &mut items, receipt),
+        };
+        if let Err(u) = collected {
             return refuse(400, &u.0);
         }
         let name = |_| format!("apigw:{}", req.request_id);
-        match self.run(&items, &name, stamp, inv, stats).await {
+        let deadline = Some(inv.http_deadline());
+        match self.run(&items, &name, stamp, deadline, stats).await {
             Err(e) => refuse(503, &e.to_string()),
             Ok((summary, written)) => match written.describe() {
                 Some(why) => refuse(503, &why),
@@ -375,7 +477,7 @@ impl<S: ObjectSink> App<S> {
         items: &Items<'_>,
         source_name: &dyn Fn(u32) -> String,
         stamp: &Stamp,
-        inv: &Invocation,
+        deadline: Option<Instant>,
         stats: &mut Stats,
     ) -> Result<(Summary, Written), InvokeError> {
         let plan = plan::plan(
@@ -386,7 +488,7 @@ impl<S: ObjectSink> App<S> {
             stamp,
         )
         .map_err(|e| InvokeError::Write(e.to_string()))?;
-        let written = self.write(&plan, inv.deadline).await;
+        let written = self.write(&plan, deadline).await;
         stats.record(items, &plan, &written);
         self.log_failures(&written);
         let summary = Summary {
@@ -452,6 +554,28 @@ impl<S: ObjectSink> App<S> {
     }
 }
 
+/// `{"ok": false, "error": why}` (SPEC 9), with `code` and `message` as Segment's API answers:
+/// analytics-python reads both from any non-200 body and retries, instead of dropping a
+/// refused batch, when they are missing.
+fn refusal_body(status: u16, why: &str) -> String {
+    let code = match status {
+        400 => "bad_request",
+        401 => "unauthorized",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "payload_too_large",
+        _ => "unavailable",
+    };
+    let mut body = String::from("{\"ok\":false,\"error\":");
+    json::write_string(why, &mut body);
+    body.push_str(",\"code\":\"");
+    body.push_str(code);
+    body.push_str("\",\"message\":");
+    json::write_string(why, &mut body);
+    body.push('}');
+    body
+}
+
 fn index_u32(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }
@@ -493,10 +617,7 @@ mod tests {
     }
 
     fn inv() -> Invocation {
-        Invocation {
-            now_unix_ms: 0,
-            deadline: None,
-        }
+        Invocation::starting_now(0, None)
     }
 
     fn sqs(bodies: &[&str], arn: &str) -> String {
@@ -566,11 +687,22 @@ mod tests {
     }
 
     fn http(method: &str, body: &str, headers: &str) -> String {
+        http_at("/v1/batch", method, body, headers)
+    }
+
+    fn http_at(path: &str, method: &str, body: &str, headers: &str) -> String {
         let mut b = String::new();
         json::write_string(body, &mut b);
         format!(
-            r#"{{"version":"2.0","requestContext":{{"http":{{"method":"{method}"}},"requestId":"rq"}},"headers":{{{headers}}},"body":{b},"isBase64Encoded":false}}"#
+            r#"{{"version":"2.0","rawPath":"{path}","requestContext":{{"http":{{"method":"{method}","sourceIp":"192.0.2.1"}},"requestId":"rq","timeEpoch":1795514400000}},"headers":{{{headers}}},"body":{b},"isBase64Encoded":false}}"#
         )
+    }
+
+    fn headers_of(r: &Response) -> Vec<(&'static str, String)> {
+        match r {
+            Response::Http { headers, .. } => headers.clone(),
+            other => panic!("{other:?}"),
+        }
     }
 
     async fn status(a: &App<MemorySink>, payload: &str) -> (u16, String) {
@@ -659,14 +791,197 @@ mod tests {
     #[tokio::test]
     async fn a_passed_deadline_starts_no_upload() {
         let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::new());
-        let late = Invocation {
-            now_unix_ms: 0,
-            deadline: Some(Instant::now()),
-        };
+        let late = Invocation::starting_now(0, Some(Instant::now()));
         let payload = sqs(&[r#"{"type":"track"}"#], "arn:aws:sqs:us-east-1:1:q");
         let r = a.handle(&payload, &late).await.unwrap();
         assert_eq!(r, Response::Sqs(vec!["m0".into()]));
         assert!(a.sink.objects().is_empty());
+    }
+
+    #[tokio::test]
+    async fn every_http_response_allows_any_origin() {
+        let a = app(
+            r#"{"s3_aws_bucket_name":"b-1","write_keys":["wk"]}"#,
+            MemorySink::new(),
+        );
+        for payload in [
+            http("GET", "{}", ""),
+            http_at("/v1/nope", "POST", "{}", ""),
+            http("POST", "nope", ""),
+            http("POST", r#"{"type":"track"}"#, ""),
+            http("POST", r#"{"type":"track","writeKey":"wk"}"#, ""),
+        ] {
+            let r = a.handle(&payload, &inv()).await.unwrap();
+            assert_eq!(
+                headers_of(&r),
+                vec![("Access-Control-Allow-Origin", "*".to_owned())]
+            );
+            let doc: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+            assert_eq!(doc["headers"]["Content-Type"], "application/json");
+            assert_eq!(doc["headers"]["Access-Control-Allow-Origin"], "*");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_preflight_is_204_without_a_key_and_writes_nothing() {
+        let a = app(
+            r#"{"s3_aws_bucket_name":"b-1","write_keys":["wk"]}"#,
+            MemorySink::new(),
+        );
+        let payload = http_at(
+            "/anything/at/all",
+            "OPTIONS",
+            "",
+            r#""Access-Control-Request-Headers":"authorization,content-type""#,
+        );
+        let r = a.handle(&payload, &inv()).await.unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(doc["statusCode"], 204);
+        assert_eq!(doc["body"], "");
+        assert!(doc["headers"].get("Content-Type").is_none());
+        assert_eq!(
+            doc["headers"]["Access-Control-Allow-Headers"],
+            "authorization,content-type"
+        );
+        assert_eq!(
+            doc["headers"]["Access-Control-Allow-Methods"],
+            "POST, OPTIONS"
+        );
+        assert!(a.sink.objects().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_path_is_404_naming_the_accepted_ones_before_the_body_is_read() {
+        let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::new());
+        for path in ["/v1/unknown", "/", "/v1/batch//"] {
+            let (code, body) = status(&a, &http_at(path, "POST", "not even json", "")).await;
+            assert_eq!(code, 404, "{path}");
+            assert!(
+                body.contains("/v1/batch") && body.contains("/v1/t"),
+                "{body}"
+            );
+        }
+        let no_path =
+            http("POST", r#"{"type":"track"}"#, "").replace(r#""rawPath":"/v1/batch","#, "");
+        assert_eq!(status(&a, &no_path).await.0, 404);
+        assert!(a.sink.objects().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_single_event_endpoint_takes_one_object_and_sets_its_type() {
+        let a = app(
+            r#"{"s3_aws_bucket_name":"b-1","write_keys":["wk"],"columns":{"t":{"@path":"$.type"},"all":{"@path":"$"}},"subscription":""}"#,
+            MemorySink::new(),
+        );
+        for body in [r#"[{"type":"track"}]"#, "\"x\"", "3"] {
+            let (code, _) = status(
+                &a,
+                &http_at("/v1/t", "POST", body, r#""authorization":"Basic d2s=""#),
+            )
+            .await;
+            assert_eq!(code, 400, "{body}");
+        }
+        // A batch-shaped object posted to a single-event endpoint is one event.
+        let (code, body) = status(
+            &a,
+            &http_at(
+                "/v1/p",
+                "POST",
+                r#"{"batch":[{"type":"track"}],"writeKey":"wk"}"#,
+                "",
+            ),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+        let objects = a.sink.objects();
+        let (key, (bytes, _)) = objects.iter().next().unwrap();
+        assert!(key.starts_with("page/"), "{key}");
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            text.contains(r#"""batch"":[{""type"":""track""}],""type"":""page"""#),
+            "{text}"
+        );
+        assert!(
+            !text.contains("writeKey"),
+            "the write key is removed: {text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn receipt_fields_can_be_turned_off() {
+        for (flag, stamped) in [("true", true), ("false", false)] {
+            let a = app(
+                &format!(
+                    r#"{{"s3_aws_bucket_name":"b-1","receipt_fields":{flag},"columns":{{"all":{{"@path":"$"}}}}}}"#
+                ),
+                MemorySink::new(),
+            );
+            let (code, _) =
+                status(&a, &http_at("/v1/track", "POST", r#"{"userId":"u"}"#, "")).await;
+            assert_eq!(code, 200);
+            let objects = a.sink.objects();
+            let text = String::from_utf8(objects.values().next().unwrap().0.clone()).unwrap();
+            assert_eq!(text.contains("receivedAt"), stamped, "{text}");
+            assert_eq!(text.contains("192.0.2.1"), stamped, "{text}");
+            assert!(text.contains(r#"""type"":""track"""#), "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_http_request_answers_503_within_29_seconds_of_its_start() {
+        let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::new());
+        // Lambda would allow minutes more, but the request began 28 s ago: API Gateway's
+        // 29 s leave no time to start an upload, so the client is told to retry.
+        let inv = Invocation {
+            now_unix_ms: 0,
+            started: Instant::now() - Duration::from_secs(28),
+            deadline: Some(Instant::now() + Duration::from_secs(600)),
+        };
+        let r = a
+            .handle(&http("POST", r#"{"type":"track"}"#, ""), &inv)
+            .await
+            .unwrap();
+        let Response::Http { status, body, .. } = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(status, 503, "{body}");
+        assert!(a.sink.objects().is_empty());
+        // The same payload through SQS keeps Lambda's own deadline.
+        let payload = sqs(&[r#"{"type":"track"}"#], "arn:aws:sqs:us-east-1:1:q");
+        assert_eq!(
+            a.handle(&payload, &inv).await.unwrap(),
+            Response::Sqs(vec![])
+        );
+    }
+
+    #[tokio::test]
+    async fn eventbridge_events_are_unwrapped_for_sqs_and_direct_invokes() {
+        let a = app(r#"{"s3_aws_bucket_name":"b-1"}"#, MemorySink::new());
+        let eb = r#"{"detail-type":"track","source":"aws.partner/segment.com/x","detail":{"type":"track","userId":"u"}}"#;
+        let bad = r#"{"detail-type":"track","source":"s","detail":{"userId":"u"}}"#;
+        let r = a
+            .handle(&sqs(&[eb, bad], "arn:aws:sqs:us-east-1:1:q"), &inv())
+            .await
+            .unwrap();
+        assert_eq!(r, Response::Sqs(vec![]));
+        let objects = a.sink.objects();
+        assert_eq!(objects.len(), 2, "{:?}", objects.keys());
+        let errors = objects
+            .iter()
+            .find(|(k, _)| k.starts_with("_errors/"))
+            .unwrap();
+        let line: serde_json::Value = serde_json::from_slice(&errors.1 .0).unwrap();
+        assert_eq!(line["body"], bad);
+        assert!(line["index"].is_null());
+        assert!(line["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("EventBridge detail"));
+        assert!(matches!(a.handle(eb, &inv()).await, Ok(Response::Summary(s)) if s.rows == 1));
+        assert!(matches!(
+            a.handle(bad, &inv()).await,
+            Err(InvokeError::Payload(_))
+        ));
     }
 
     #[test]

@@ -153,6 +153,7 @@ impl Function {
         let left = u64::try_from(deadline_ms.saturating_sub(now_ms)).unwrap_or(0);
         let inv = Invocation {
             now_unix_ms: now_ms,
+            started,
             deadline: (event.context.deadline > 0).then(|| started + Duration::from_millis(left)),
         };
         let mut stats = Stats::default();

@@ -312,7 +312,7 @@ mod tests {
     fn run(doc: &str, payload: &str) -> Plan {
         let c = config(doc);
         let mut items = Items::default();
-        collect(json::parse(payload).unwrap(), 0, &mut items).unwrap();
+        collect(json::parse(payload).unwrap(), 0, &mut items, None).unwrap();
         plan(
             &c,
             &items.events,

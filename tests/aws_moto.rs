@@ -105,8 +105,8 @@ impl Lambda {
         let child = api
             .function_command(BIN, false)
             .envs(aws.env())
-            .envs(env.iter().copied())
             .env("SYNC_ATTEMPT_TIMEOUT_MS", "5000")
+            .envs(env.iter().copied())
             .stdout(append())
             .stderr(append())
             .spawn()
@@ -879,4 +879,47 @@ fn sse_kms_sends_the_algorithm_and_the_key_id_with_every_object() {
         );
         assert_eq!(head.ssekms_key_id(), Some(key_id), "{key}");
     }
+}
+
+#[test]
+fn an_api_gateway_request_whose_upload_hangs_gets_503_before_api_gateway_gives_up() {
+    // GIVEN S3 that holds every PUT for 45 s, SDK timeouts longer than that, and Lambda's own
+    // deadline 60 s away: only API Gateway's 29 s limit (SPEC 5.0) can cut the request short.
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-20");
+    aws.fault(json!({"service": "s3", "method": "PUT", "path_regex": "/exports-20/", "action": "stall", "delay_ms": 45000, "times": -1}));
+    let f = Lambda::start(
+        &aws,
+        &[
+            ("SYNC_CONFIG", &config("exports-20", json!({}))),
+            ("SYNC_OPERATION_TIMEOUT_MS", "120000"),
+            ("SYNC_ATTEMPT_TIMEOUT_MS", "100000"),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let outcome = f
+        .api
+        .invoke(&events("apigw-v2-batch.json"), Duration::from_secs(60));
+    let took = started.elapsed();
+    // THEN the client gets a 503 (so it retries) before API Gateway's 30 s, and nothing is
+    // acknowledged as written.
+    let Some(Outcome::Response(body)) = outcome else {
+        panic!("expected a response, got {outcome:?}\n{}", f.logs());
+    };
+    assert!(
+        took < Duration::from_secs(29),
+        "answered after 29 s: {took:?}"
+    );
+    let r: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(r["statusCode"], 503, "{r}");
+    assert_eq!(r["headers"]["Access-Control-Allow-Origin"], "*", "{r}");
+    let answer: Value = serde_json::from_str(r["body"].as_str().expect("body")).expect("JSON body");
+    assert_eq!(answer["ok"], false, "{answer}");
+    assert!(
+        f.logs()
+            .contains("abandoned: the invocation deadline is too near"),
+        "{}",
+        f.logs()
+    );
+    assert!(aws.bucket_objects("exports-20").is_empty());
 }

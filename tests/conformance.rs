@@ -422,7 +422,8 @@ fn last_of_json_stream(text: &str) -> Option<Value> {
     last
 }
 
-/// An API Gateway response: status, a JSON `Content-Type`, and a body that is JSON text.
+/// An API Gateway response: status, the expected headers, a JSON `Content-Type`, and a body
+/// that is JSON text (a 204 has no body and needs no `Content-Type`).
 fn check_apigw_response(
     wanted: &Value,
     actual: &Value,
@@ -435,6 +436,24 @@ fn check_apigw_response(
             wanted["statusCode"],
             describe(actual.get("statusCode"))
         ));
+    }
+    check_headers(&wanted["headers"], actual, problems);
+    let status = wanted["statusCode"].as_u64().unwrap_or(0);
+    if status == 204 {
+        match actual.get("body") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(body)) if body.is_empty() => {}
+            other => problems.push(format!(
+                "API Gateway 204 must have no body (absent, null or \"\"), got {}",
+                describe(other)
+            )),
+        }
+        if !files.is_empty() {
+            problems.push(format!(
+                "API Gateway 204 must write nothing, but the dry-run directory holds {files:?}"
+            ));
+        }
+        return;
     }
     if !has_json_content_type(actual) {
         problems.push(format!(
@@ -469,7 +488,6 @@ fn check_apigw_response(
         }
     };
     if wanted["body"].is_null() {
-        let status = wanted["statusCode"].as_u64().unwrap_or(0);
         if status >= 400 && !files.is_empty() {
             problems.push(format!(
                 "API Gateway {status} must write nothing, but the dry-run directory holds {files:?}"
@@ -477,6 +495,39 @@ fn check_apigw_response(
         }
     } else {
         check_summary("body", &wanted["body"], &body, files, problems);
+    }
+}
+
+/// Every header of `wanted` (name case-insensitive, value exact but for surrounding white
+/// space) must be in the response's `headers` or `multiValueHeaders`.
+fn check_headers(wanted: &Value, response: &Value, problems: &mut Vec<String>) {
+    let Some(wanted) = wanted.as_object() else {
+        return;
+    };
+    for (name, value) in wanted {
+        let want = value.as_str().unwrap_or_default().trim();
+        let single = response
+            .get("headers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .filter_map(|(_, v)| v.as_str());
+        let multi = response
+            .get("multiValueHeaders")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .filter_map(|(_, v)| v.as_array())
+            .flatten()
+            .filter_map(Value::as_str);
+        let found: Vec<&str> = single.chain(multi).collect();
+        if !found.iter().any(|v| v.trim() == want) {
+            problems.push(format!(
+                "API Gateway response header {name}: expected {want:?}, got {found:?}"
+            ));
+        }
     }
 }
 

@@ -19,10 +19,7 @@ fn app(sink: MemorySink) -> App<MemorySink> {
 }
 
 fn inv() -> Invocation {
-    Invocation {
-        now_unix_ms: 1_795_478_400_000,
-        deadline: None,
-    }
+    Invocation::starting_now(1_795_478_400_000, None)
 }
 
 fn text(bytes: &[u8]) -> &str {
@@ -168,4 +165,46 @@ async fn merged_batch_context_reaches_the_rows() {
             "the batch context is merged into each event"
         );
     }
+}
+
+#[tokio::test]
+async fn browser_sample_lands_with_the_fields_segment_adds_on_receipt() {
+    // GIVEN what analytics.js sends for analytics.track() (POST /v1/t, text/plain, no type)
+    let a = app(MemorySink::new());
+    let r = a
+        .handle(&read("apigw-v2-browser-track.json"), &inv())
+        .await
+        .expect("handled");
+    let Response::Http { status, body, .. } = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(status, 200, "{body}");
+    // THEN the row has type track from the path, the client's clock corrected with the
+    // request's arrival time, the source IP, and no write key.
+    let objects = a.sink.objects();
+    let rows = by_prefix(&objects, "track/");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = rows[0].lines().nth(1).expect("one data row");
+    assert!(row.starts_with("\"Pricing Viewed\",\"track\","), "{row}");
+    assert!(row.contains("\"2026-11-24T13:56:32.867Z\""), "{row}");
+    assert!(row.contains("\"\"ip\"\":\"\"203.0.113.77\"\""), "{row}");
+    assert!(!row.contains("wk_sample_key"), "{row}");
+}
+
+#[tokio::test]
+async fn eventbridge_sample_lands_as_its_detail() {
+    let a = app(MemorySink::new());
+    let r = a
+        .handle(&read("sqs-eventbridge.json"), &inv())
+        .await
+        .expect("handled");
+    assert_eq!(r, Response::Sqs(vec![]));
+    let objects = a.sink.objects();
+    let rows = by_prefix(&objects, "identify/");
+    assert_eq!(rows.len(), 1, "{:?}", objects.keys());
+    assert!(rows[0].contains("\"dana@acme.example\""), "{}", rows[0]);
+    assert!(
+        rows[0].contains("\"2026-11-24T13:56:41.802Z\""),
+        "taken as it is"
+    );
 }

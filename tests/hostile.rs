@@ -42,10 +42,7 @@ fn plain() -> Value {
 }
 
 fn inv() -> Invocation {
-    Invocation {
-        now_unix_ms: 1_795_478_400_000,
-        deadline: None,
-    }
+    Invocation::starting_now(1_795_478_400_000, None)
 }
 
 fn sqs(bodies: &[String]) -> String {

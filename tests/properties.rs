@@ -94,7 +94,7 @@ proptest! {
         let c = config(delimiter, &J::String("f".into()), "m", "");
         let text = J::Array(events.clone()).to_string();
         let mut items = Items::default();
-        collect(json::parse_lazy(&text).expect("serde_json wrote JSON"), 0, &mut items).expect("an array");
+        collect(json::parse_lazy(&text).expect("serde_json wrote JSON"), 0, &mut items, None).expect("an array");
         prop_assert_eq!(items.events.len(), events.len());
         let p = plan(&c, &items.events, &items.rejected, &|_| "invoke".into(), &Stamp::from_unix_millis(0))
             .expect("plan");
@@ -123,7 +123,7 @@ proptest! {
         let c = config(",", &serde_json::json!({"@path": "$.properties.folder"}), &name, &prefix);
         let text = serde_json::json!({"type": "track", "properties": {"folder": folder}}).to_string();
         let mut items = Items::default();
-        collect(json::parse(&text).expect("json"), 0, &mut items).expect("an event");
+        collect(json::parse(&text).expect("json"), 0, &mut items, None).expect("an event");
         let p = plan(&c, &items.events, &items.rejected, &|_| "invoke".into(), &Stamp::from_unix_millis(1_767_880_370_212))
             .expect("plan");
         for o in &p.objects {

@@ -25,10 +25,7 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 pub fn invocation() -> Invocation {
-    Invocation {
-        now_unix_ms: 1_795_478_400_000,
-        deadline: None,
-    }
+    Invocation::starting_now(1_795_478_400_000, None)
 }
 
 /// Runs the handler; `None` when it refused the invocation as a whole (an error, as for a direct

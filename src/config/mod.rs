@@ -21,7 +21,7 @@ use crate::key::KeyTemplate;
 pub const DEFAULT_KEY_TEMPLATE: &str = "{folder}{type}/{prefix_}{time}_{id}.{ext}";
 
 /// Top-level settings that the environment can override, in the order `config` prints them.
-pub const SETTINGS: [&str; 13] = [
+pub const SETTINGS: [&str; 14] = [
     "s3_aws_bucket_name",
     "s3_aws_region",
     "iam_role_arn",
@@ -35,6 +35,7 @@ pub const SETTINGS: [&str; 13] = [
     "ssekms_key_id",
     "acl",
     "config_ttl_seconds",
+    "receipt_fields",
 ];
 
 /// S3's canned ACLs.
@@ -186,6 +187,9 @@ pub struct Config {
     pub acl: Option<String>,
     /// How long an SSM-sourced document is used before it is read again; 0 means forever.
     pub config_ttl_seconds: u64,
+    /// Whether events that arrive through API Gateway get the fields Segment's API adds on
+    /// receipt (SPEC 10.3).
+    pub receipt_fields: bool,
     /// The mappings, in order.
     pub mappings: Vec<Mapping>,
 }
@@ -421,6 +425,10 @@ impl Config {
             None => 300,
             Some(s) => s.integer("config_ttl_seconds")?,
         };
+        let receipt_fields = match get("receipt_fields") {
+            None => true,
+            Some(s) => s.boolean("receipt_fields")?,
+        };
 
         let mappings = match mappings_value {
             Some(_) if !flat.is_empty() => {
@@ -472,6 +480,7 @@ impl Config {
             ssekms_key_id,
             acl,
             config_ttl_seconds,
+            receipt_fields,
             mappings,
         })
     }
@@ -519,6 +528,7 @@ impl Config {
                 "config_ttl_seconds".into(),
                 Value::Number(self.config_ttl_seconds.to_string().into()),
             ),
+            ("receipt_fields".into(), Value::Bool(self.receipt_fields)),
             (
                 "mappings".into(),
                 Value::Array(self.mappings.iter().map(|m| m.display.clone()).collect()),
@@ -553,6 +563,20 @@ impl Setting<'_> {
                 format!("must be a string, found {}", v.type_name()),
             )),
         }
+    }
+
+    /// The setting as a boolean: JSON `true`/`false`, or `true`/`false` in the environment.
+    fn boolean(&self, name: &str) -> Result<bool, ConfigError> {
+        let b = match self {
+            Setting::Env(_, text) => match text.trim().to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            },
+            Setting::Doc(Value::Bool(b)) => Some(*b),
+            Setting::Doc(_) => None,
+        };
+        b.ok_or_else(|| ConfigError::new(self.key(name), "must be true or false"))
     }
 
     fn integer(&self, name: &str) -> Result<u64, ConfigError> {

@@ -5,7 +5,15 @@
 //! [`Envelope::parse`] reads the Lambda payload; [`decode_http_body`] undoes base64 and gzip
 //! (with the 32 MiB limit) for API Gateway; [`collect`] turns one JSON document (an event, a
 //! `{"batch": [...]}` object or an array) into [`Event`]s and [`Rejected`] items, applying the
-//! batch-level `context`/`integrations` merge. Nothing here does I/O or knows about AWS clients.
+//! batch-level `context`/`integrations` merge and, for API Gateway, the fields Segment's API adds
+//! on receipt. Nothing here does I/O or knows about AWS clients.
+//!
+//! Beside it: [`tracking_api`] (Segment's endpoints and CORS, SPEC 10), [`receipt`] (the fields
+//! added on receipt, SPEC 10.3) and [`eventbridge`] (events relayed by EventBridge, SPEC 11).
+
+pub mod eventbridge;
+pub mod receipt;
+pub mod tracking_api;
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -13,6 +21,7 @@ use std::io::Read;
 use base64::Engine;
 
 use crate::json::{self, Value};
+pub use receipt::Receipt;
 
 /// Most bytes an API Gateway body may have once decoded and decompressed (SPEC 5.2).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -67,6 +76,13 @@ pub struct HttpRequest<'p> {
     pub is_base64: bool,
     /// `requestContext.requestId`, used as the rejected items' source.
     pub request_id: String,
+    /// The request path: `rawPath` (2.0) or `path` (1.0).
+    pub path: Option<Cow<'p, str>>,
+    /// When API Gateway received the request, in ms since the epoch: `requestContext.timeEpoch`
+    /// (2.0) or `requestContext.requestTimeEpoch` (1.0).
+    pub time_epoch_ms: Option<i64>,
+    /// The client's IP: `requestContext.http.sourceIp` (2.0) or `.identity.sourceIp` (1.0).
+    pub source_ip: Option<String>,
 }
 
 /// API Gateway payload format.
@@ -174,6 +190,9 @@ impl<'p> Envelope<'p> {
             body: None,
             is_base64: false,
             request_id: String::new(),
+            path: None,
+            time_epoch_ms: None,
+            source_ip: None,
         };
         let mut multi = Vec::new();
         for (k, v) in members {
@@ -183,6 +202,10 @@ impl<'p> Envelope<'p> {
                     if let Some(id) = ctx.get("requestId").and_then(Value::as_str) {
                         req.request_id = id.to_owned();
                     }
+                    let (time_key, ip_parent) = match version {
+                        HttpVersion::V2 => ("timeEpoch", "http"),
+                        HttpVersion::V1 => ("requestTimeEpoch", "identity"),
+                    };
                     if version == HttpVersion::V2 {
                         if let Some(m) = ctx.get("http").and_then(|h| h.get("method")) {
                             if let Some(m) = m.as_str() {
@@ -190,7 +213,19 @@ impl<'p> Envelope<'p> {
                             }
                         }
                     }
+                    req.time_epoch_ms = match ctx.get(time_key) {
+                        Some(Value::Number(n)) => n.parse::<i64>().ok(),
+                        _ => None,
+                    };
+                    req.source_ip = ctx
+                        .get(ip_parent)
+                        .and_then(|p| p.get("sourceIp"))
+                        .and_then(Value::as_str)
+                        .filter(|ip| !ip.is_empty())
+                        .map(str::to_owned);
                 }
+                ("rawPath", Value::String(p)) if version == HttpVersion::V2 => req.path = Some(p),
+                ("path", Value::String(p)) if version == HttpVersion::V1 => req.path = Some(p),
                 ("headers", Value::Object(hs)) => {
                     for (name, value) in hs {
                         if let Value::String(value) = value {
@@ -328,49 +363,40 @@ pub struct Unusable(pub String);
 /// Collects the events of one document (an event, a batch object or an array) into `items`.
 ///
 /// When the document as a whole is not usable, returns its reason and adds nothing; the caller
-/// decides whether that is a rejected message (SQS) or a refused request.
+/// decides whether that is a rejected message (SQS) or a refused request. With a `receipt`
+/// (API Gateway requests), each valid event gets the fields added on receipt (SPEC 10.3) after
+/// the batch merge.
 ///
 /// # Errors
 /// [`Unusable`] when the document is neither an event, a batch object nor an array.
-pub fn collect<'a>(doc: Value<'a>, source: u32, items: &mut Items<'a>) -> Result<(), Unusable> {
+pub fn collect<'a>(
+    doc: Value<'a>,
+    source: u32,
+    items: &mut Items<'a>,
+    receipt: Option<&Receipt<'_>>,
+) -> Result<(), Unusable> {
     match doc.into_resolved() {
         Value::Array(elements) => {
-            collect_elements(elements, None, source, items);
+            collect_elements(elements, &BatchMerge::default(), source, items, receipt);
             Ok(())
         }
         Value::Object(members) => {
-            if matches!(
-                members.iter().rev().find(|(k, _)| k == "batch").map(|(_, v)| v.resolved()),
-                Some(Value::Array(_))
-            ) {
-                let (mut elements, mut context, mut integrations) = (Vec::new(), None, None);
+            if is_batch_object(&members) {
+                let mut elements = Vec::new();
+                let mut merge = BatchMerge::default();
                 for (k, v) in members {
                     match (k.as_ref(), v.into_resolved()) {
                         ("batch", Value::Array(e)) => elements = e,
-                        ("context", v @ Value::Object(_)) => context = Some(v),
-                        ("integrations", v @ Value::Object(_)) => integrations = Some(v),
+                        ("context", v @ Value::Object(_)) => merge.context = Some(v),
+                        ("integrations", v @ Value::Object(_)) => merge.integrations = Some(v),
+                        ("sentAt", v) => merge.sent_at = Some(v),
                         _ => {}
                     }
                 }
-                let merge = BatchMerge {
-                    context,
-                    integrations,
-                };
-                collect_elements(elements, Some(&merge), source, items);
+                collect_elements(elements, &merge, source, items, receipt);
                 Ok(())
             } else {
-                let value = Value::Object(members);
-                match check_event(&value) {
-                    Ok(event_type) => {
-                        items.events.push(Event {
-                            value,
-                            event_type,
-                            source,
-                        });
-                        Ok(())
-                    }
-                    Err(reason) => Err(Unusable(reason)),
-                }
+                collect_event(Value::Object(members), source, items, receipt)
             }
         }
         other => Err(Unusable(format!(
@@ -380,10 +406,49 @@ pub fn collect<'a>(doc: Value<'a>, source: u32, items: &mut Items<'a>) -> Result
     }
 }
 
-/// A batch object's top-level `context` and `integrations`, merged under each event's own.
+/// Whether an object is a batch object: its `batch` member is an array (SPEC 9).
+pub fn is_batch_object(members: &[(Cow<'_, str>, Value<'_>)]) -> bool {
+    matches!(
+        members
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "batch")
+            .map(|(_, v)| v.resolved()),
+        Some(Value::Array(_))
+    )
+}
+
+/// Collects one document that must be a single event (a single-event endpoint's body, an
+/// EventBridge event's detail), whatever members it has.
+///
+/// # Errors
+/// [`Unusable`] when it is not an event.
+pub fn collect_event<'a>(
+    value: Value<'a>,
+    source: u32,
+    items: &mut Items<'a>,
+    receipt: Option<&Receipt<'_>>,
+) -> Result<(), Unusable> {
+    let mut value = value.into_resolved();
+    let event_type = check_event(&value).map_err(Unusable)?;
+    if let Some(receipt) = receipt {
+        receipt.apply(&mut value, None, 0);
+    }
+    items.events.push(Event {
+        value,
+        event_type,
+        source,
+    });
+    Ok(())
+}
+
+/// A batch object's top-level `context` and `integrations`, merged under each event's own, and
+/// its `sentAt`, copied into events that have none when receipt fields are added.
+#[derive(Default)]
 struct BatchMerge<'a> {
     context: Option<Value<'a>>,
     integrations: Option<Value<'a>>,
+    sent_at: Option<Value<'a>>,
 }
 
 impl<'a> BatchMerge<'a> {
@@ -428,9 +493,10 @@ impl<'a> BatchMerge<'a> {
 
 fn collect_elements<'a>(
     elements: Vec<Value<'a>>,
-    merge: Option<&BatchMerge<'a>>,
+    merge: &BatchMerge<'a>,
     source: u32,
     items: &mut Items<'a>,
+    receipt: Option<&Receipt<'_>>,
 ) {
     items.events.reserve(elements.len());
     for (index, value) in elements.into_iter().enumerate() {
@@ -438,8 +504,11 @@ fn collect_elements<'a>(
         // The same check as a single event; the batch's context is merged only into elements
         // that pass, so a rejected element keeps its body as received.
         let checked = check_event(&value);
-        if let (Ok(_), Some(merge)) = (&checked, merge) {
+        if checked.is_ok() {
             merge.apply(&mut value);
+            if let Some(receipt) = receipt {
+                receipt.apply(&mut value, merge.sent_at.as_ref(), index);
+            }
         }
         match checked {
             Ok(event_type) => items.events.push(Event {
@@ -506,11 +575,11 @@ fn too_deep() -> String {
     format!("not an event: nested deeper than {MAX_EVENT_DEPTH} levels")
 }
 
-/// Collects one SQS message: a message that is not JSON, or not an event, batch or array, is
-/// one rejected item holding the raw text.
+/// Collects one SQS message: a message that is not JSON, or not an event, batch, array or
+/// EventBridge event holding an event (SPEC 11), is one rejected item holding the raw text.
 pub fn collect_sqs_body<'a>(body: &'a str, source: u32, items: &mut Items<'a>) {
     let result = match json::parse_lazy(body) {
-        Ok(doc) => collect(doc, source, items).map_err(|u| u.0),
+        Ok(doc) => collect_document(doc, source, items).map_err(|u| u.0),
         Err(e) => Err(format!("not JSON: {e}")),
     };
     if let Err(reason) = result {
@@ -520,6 +589,23 @@ pub fn collect_sqs_body<'a>(body: &'a str, source: u32, items: &mut Items<'a>) {
             index: None,
             body: body.to_owned(),
         });
+    }
+}
+
+/// Collects an SQS body or a direct-invoke payload: an EventBridge event's detail (SPEC 11),
+/// else an event, a batch object or an array (no receipt fields: those are API Gateway's).
+///
+/// # Errors
+/// [`Unusable`] when the document holds no usable event, batch or array.
+pub fn collect_document<'a>(
+    doc: Value<'a>,
+    source: u32,
+    items: &mut Items<'a>,
+) -> Result<(), Unusable> {
+    match eventbridge::detail(doc) {
+        Ok(detail) => collect_event(detail, source, items, None)
+            .map_err(|u| Unusable(format!("EventBridge detail: {}", u.0))),
+        Err(doc) => collect(doc, source, items, None),
     }
 }
 
@@ -674,6 +760,9 @@ mod tests {
             ),
             is_base64: true,
             request_id: "r".into(),
+            path: Some("/v1/batch".into()),
+            time_epoch_ms: None,
+            source_ip: None,
         }
     }
 
