@@ -120,3 +120,32 @@ fuzz: .tools/bin/cargo-fuzz
 clean:
 	$(CARGO) clean
 	rm -rf $(OUT) $(VENV) $(DEPLOY_VENV) .aws-sam .tools fuzz/target fuzz/corpus fuzz/artifacts
+
+# Segment's real libraries (segment-analytics-python, analytics-node, analytics-next in Debian's
+# Chromium) against the function behind a local API Gateway built from template.yaml, on moto
+# (tests/clients/test_real_clients.py), after the stand-in's own checks (local_apigw.py
+# --self-test). Installs its npm packages (npm ci) and Chromium (apt, only when /usr/bin/chromium
+# is missing). Quiet on success; on failure it prints the whole report.
+CLIENT_TESTS_OUT ?= $(OUT)/client-tests
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: client-tests client-tests-deps
+
+tests/clients/node_modules/.installed: tests/clients/package.json tests/clients/package-lock.json
+	@npm ci --prefix tests/clients --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $@
+
+client-tests-deps: venv tests/clients/node_modules/.installed
+	@test -x $(CHROMIUM) || { \
+	  echo "installing Debian's chromium (apt-get)"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+client-tests: client-tests-deps
+	@$(CARGO) build --locked --quiet --bin sync-to-s3
+	@mkdir -p $(CLIENT_TESTS_OUT)
+	@$(PY) scripts/local_apigw.py --self-test >$(CLIENT_TESTS_OUT)-apigw.txt 2>&1 \
+	  || { cat $(CLIENT_TESTS_OUT)-apigw.txt; exit 1; }
+	@CHROMIUM=$(CHROMIUM) $(PY) tests/clients/test_real_clients.py --bin target/debug/sync-to-s3 \
+	  --out $(CLIENT_TESTS_OUT) >$(CLIENT_TESTS_OUT).txt 2>&1 \
+	  && tail -n 1 $(CLIENT_TESTS_OUT).txt \
+	  || { cat $(CLIENT_TESTS_OUT).txt; exit 1; }
