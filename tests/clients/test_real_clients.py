@@ -288,6 +288,10 @@ def check_rows(
     clock_offset_ms: int,
 ) -> None:
     calls = [c for c in result.get("calls") or [] if c["messageId"].startswith(prefix)]
+    if not calls:
+        if not result.get("fatal"):
+            report.fail(f"the client made no call with messageId prefix {prefix}")
+        return
     by_id: dict[str, list[dict[str, str]]] = {}
     for row in rows:
         if row.get("message_id", "").startswith(prefix):
@@ -612,7 +616,9 @@ def main() -> int:  # noqa: C901 - the test plan, in order
             entries = access.entries()[before:]
             results[name] = (result, entries, (start_ms, end_ms))
             if result.get("fatal"):
-                report.fail(f"the client could not run: {result['fatal'].strip()}")
+                fatal = result["fatal"].strip()
+                short = fatal if len(fatal) <= 700 else f"{fatal[:700]} ... (see {out / name}.json)"
+                report.fail(f"the client could not run: {short}")
             if result.get("library"):
                 report.description = f"{result['library']}; {report.description}"
 
