@@ -4,7 +4,7 @@
 Run from the project root (``make client-tests`` installs what it needs, builds and runs this)::
 
     .venv/bin/python tests/clients/test_real_clients.py --bin target/debug/sync-to-s3 \\
-        [--only python,node,browser] [--out out/client-tests]
+        [--only python,node,browser,replays] [--out out/client-tests]
 
 It starts, all on 127.0.0.1 with free ports and stdin pipes (so none can outlive it):
 scripts/local_aws.py (moto: S3, STS, SSM, with fault injection), then scripts/local_apigw.py (the
@@ -21,7 +21,14 @@ by the template's own parameters (``BucketName``, ``WriteKeys``). Then it runs e
 - browser: @segment/analytics-next 1.84.3 in Debian's Chromium through playwright-core, the page
   on another origin, the clock 1 hour ahead (tests/clients/browser_client.mjs); 6 calls to
   /v1/i, /v1/t, /v1/p, /v1/g, /v1/a (CORS preflights included), the first track answered 503 once
-  through an injected S3 failure and retried by the library, and 5 calls batched to /v1/b.
+  through an injected S3 failure and retried by the library, and 5 calls batched to /v1/b;
+- replays: the libraries that cannot be installed here (ruby, java, swift, kotlin, react-native,
+  go, php), one byte-exact request each from tests/clients/replays/*.json (see its README), sent
+  with http.client: the file's method, path, headers (only ``Host`` added, and ``Content-Length``
+  when the file has none) and body bytes (``body_base64`` decoded, gzip left as sent). Each must
+  answer ``expect_status``, every ``message_ids`` entry must land once with the type, event, name
+  and user id of the body, and the receipt checks below apply to each event (its ``context.ip``
+  is its own, or its batch's, when it has one).
 
 and checks, from what the client sent (each client records its requests), the stand-in's access
 log, and every object read back from S3 (CSV parsed with the csv module):
@@ -69,6 +76,8 @@ SCRIPTS = ROOT / "scripts"
 PY = sys.executable
 BUCKET = "sync-to-s3-client-tests"
 WRITE_KEY = "wk_client_tests_1"
+REPLAYS = CLIENTS / "replays"
+REPLAY_WRITE_KEY = "wk_replay_test"  # the key every replay file carries (replays/README.md)
 HOUR_MS = 3_600_000
 SKEW_TOLERANCE_MS = 5_000
 COLUMNS = [
@@ -510,7 +519,7 @@ class AccessLog:
 def main() -> int:  # noqa: C901 - the test plan, in order
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--bin", default="target/debug/sync-to-s3", help="the function binary")
-    parser.add_argument("--only", default="python,node,browser")
+    parser.add_argument("--only", default="python,node,browser,replays")
     parser.add_argument("--out", type=Path, default=Path("out/client-tests"))
     parser.add_argument("--template", default="template.yaml")
     args = parser.parse_args()
@@ -560,7 +569,7 @@ def main() -> int:  # noqa: C901 - the test plan, in order
                 "--parameter",
                 f"BucketName={BUCKET}",
                 "--parameter",
-                f"WriteKeys={WRITE_KEY}",
+                f"WriteKeys={WRITE_KEY},{REPLAY_WRITE_KEY}",
                 "--log",
                 str(out / "function.log"),
                 "--access-log",
@@ -597,9 +606,20 @@ def main() -> int:  # noqa: C901 - the test plan, in order
                 300,
             ),
         }
+        replays: list[dict[str, Any]] = []
         for name in only:
+            if name == "replays":
+                report = Report(name, "byte-exact requests of tests/clients/replays")
+                reports.append(report)
+                before = len(access.entries())
+                start_ms = int(time.time() * 1000)
+                replays = send_replays(report, gateway.port)
+                end_ms = int(time.time() * 1000)
+                time.sleep(0.2)  # the access log line is written after the response
+                results[name] = ({}, access.entries()[before:], (start_ms, end_ms))
+                continue
             if name not in plan:
-                print(f"FAIL setup: unknown client {name!r} (python, node, browser)")
+                print(f"FAIL setup: unknown client {name!r} (python, node, browser, replays)")
                 return 1
             description, argv, timeout = plan[name]
             report = Report(name, description)
@@ -628,6 +648,10 @@ def main() -> int:  # noqa: C901 - the test plan, in order
             if report.name not in results:
                 continue
             result, entries, window = results[report.name]
+            if report.name == "replays":
+                check_replays(report, replays, entries, rows, error_lines,
+                              (f"python-{run_id}-", f"node-{run_id}-", "web-"))
+                continue
             prefix = {"python": f"python-{run_id}-", "node": f"node-{run_id}-",
                       "browser": "web-"}[report.name]
             for err in result.get("errors") or []:
@@ -645,7 +669,9 @@ def main() -> int:  # noqa: C901 - the test plan, in order
             mine = [line for line in error_lines if prefix in line]
             if mine:
                 report.fail(f"{len(mine)} rejected items under _errors/, e.g. {mine[0][:300]}")
-        others = [line for line in error_lines if not any(p in line for p in ("python-", "node-", "web-"))]
+        replay_ids = [mid for replay in replays for mid in replay.get("message_ids") or []]
+        others = [line for line in error_lines
+                  if not any(p in line for p in ("python-", "node-", "web-", *replay_ids))]
         if others:
             reports[-1].fail(f"rejected items under _errors/: {others[0][:300]}")
     except Exception as exc:  # noqa: BLE001 - reported
@@ -700,6 +726,201 @@ def check_browser(report: Report, result: dict[str, Any], entries: list[dict[str
         report.facts.append("the 503 was retried with X-Retry-Count and delivered")
     elif not retry_preflights:
         report.fail("analytics-next never retried the request that got 503")
+
+
+# --------------------------------------------------------------------------------------------
+# Replays
+# --------------------------------------------------------------------------------------------
+
+
+def send_replays(report: Report, port: int) -> list[dict[str, Any]]:
+    """Send every replay file's request as it is; return the replays, each with what happened."""
+    import base64
+    import gzip
+    import http.client
+
+    files = sorted(REPLAYS.glob("*.json"))
+    if not files:
+        report.fail(f"no replay file in {REPLAYS}")
+        return []
+    replays: list[dict[str, Any]] = []
+    for path in files:
+        replay: dict[str, Any] = {"file": path.stem}
+        replays.append(replay)
+        try:
+            spec = json.loads(path.read_text(encoding="utf-8"))
+            if "body_base64" in spec:
+                body = base64.b64decode(spec["body_base64"], validate=True)
+            else:
+                body = spec["body"].encode("utf-8")
+            headers: dict[str, str] = dict(spec["headers"])
+            replay.update(
+                library=spec.get("library") or path.stem,
+                method=spec["method"],
+                path=spec["path"],
+                message_ids=[str(m) for m in spec["message_ids"]],
+                expect_status=int(spec["expect_status"]),
+            )
+            if spec.get("write_key") != REPLAY_WRITE_KEY:
+                report.fail(f"{path.name}: write_key {spec.get('write_key')!r}, the driver accepts "
+                            f"{REPLAY_WRITE_KEY!r} (replays/README.md)")
+            # What the events are, from the body as the function will read it.
+            text = gzip.decompress(body) if spec.get("content_encoding") == "gzip" else body
+            parsed = json.loads(text.decode("utf-8"))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            report.fail(f"{path.name}: unreadable replay file: {type(exc).__name__}: {exc}")
+            replay["broken"] = True
+            continue
+        replay["parsed"] = parsed
+        batch = parsed.get("batch") if isinstance(parsed, dict) else None
+        events = batch if isinstance(batch, list) else parsed if isinstance(parsed, list) else [parsed]
+        replay["events"] = [e for e in events if isinstance(e, dict)]
+        body_ids = [str(e.get("messageId")) for e in replay["events"]]
+        if body_ids != replay["message_ids"]:
+            report.fail(f"{path.name}: message_ids {replay['message_ids']} are not the body's "
+                        f"messageIds {body_ids}")
+
+        # The request line and headers exactly as the file gives them: http.client adds nothing
+        # but Host (skip_host, skip_accept_encoding) and, when the file has none, Content-Length.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        replay["start_ms"] = int(time.time() * 1000)
+        try:
+            conn.putrequest(replay["method"], replay["path"], skip_host=True,
+                            skip_accept_encoding=True)
+            conn.putheader("Host", f"127.0.0.1:{port}")
+            for name, value in headers.items():
+                if name.lower() != "host":
+                    conn.putheader(name, value)
+            if not any(n.lower() in ("content-length", "transfer-encoding") for n in headers):
+                conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+            response = conn.getresponse()
+            replay["status"] = response.status
+            replay["response"] = response.read().decode("utf-8", "replace")
+        except (OSError, http.client.HTTPException) as exc:
+            replay["status"] = None
+            report.fail(f"{path.name}: {replay['method']} {replay['path']} failed: "
+                        f"{type(exc).__name__}: {exc}")
+        finally:
+            conn.close()
+            replay["end_ms"] = int(time.time() * 1000)
+        if replay["status"] is not None and replay["status"] != replay["expect_status"]:
+            report.fail(
+                f"{path.name}: {replay['method']} {replay['path']} answered {replay['status']}, "
+                f"expected {replay['expect_status']}: {replay['response'][:300]!r}"
+            )
+    return replays
+
+
+def check_replays(
+    report: Report,
+    replays: list[dict[str, Any]],
+    entries: list[dict[str, Any]],
+    rows: list[dict[str, str]],
+    error_lines: list[str],
+    other_prefixes: tuple[str, ...],
+) -> None:
+    sent = [r for r in replays if not r.get("broken")]
+    if all(r.get("expect_status") == 200 for r in sent):
+        check_access(report, entries, {r["path"] for r in sent})
+    by_id: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_id.setdefault(row.get("message_id", ""), []).append(row)
+    all_ids = {mid for r in replays for mid in r.get("message_ids") or []}
+    stray = sorted(
+        mid for mid in by_id
+        if mid not in all_ids and not any(mid.startswith(p) for p in other_prefixes)
+    )
+    if stray:
+        report.fail(f"rows with unknown message ids: {stray[:10]}")
+    total = landed = 0
+    for replay in sent:
+        name = replay["file"]
+        parsed = replay["parsed"]
+        batch_level = parsed if isinstance(parsed, dict) and isinstance(parsed.get("batch"), list) else {}
+        batch_sent_at = batch_level.get("sentAt")
+        batch_context = batch_level.get("context")
+        if isinstance(batch_level.get("messageId"), str) and batch_level["messageId"] in by_id:
+            report.fail(f"{name}: the batch's own messageId {batch_level['messageId']} landed as a row")
+        events = {str(e.get("messageId")): e for e in replay["events"]}
+        window = (replay["start_ms"], replay["end_ms"])
+        for mid in replay["message_ids"]:
+            total += 1
+            label = f"{name} {mid}"
+            found = by_id.get(mid, [])
+            if len(found) != 1:
+                report.fail(f"{label}: landed {len(found)} times, expected once")
+                if not found:
+                    continue
+            landed += 1
+            row = found[0]
+            ev = events.get(mid) or {}
+            for column, key in (("type", "type"), ("event", "event"), ("name", "name"),
+                                ("user_id", "userId"), ("group_id", "groupId"),
+                                ("previous_id", "previousId")):
+                value = ev.get(key)
+                if isinstance(value, str) and row.get(column) != value:
+                    report.fail(f"{label}: {column} is {row.get(column)!r}, sent {value!r}")
+            if row.get("write_key") and not isinstance(ev.get("writeKey"), str):
+                report.fail(f"{label}: the batch's writeKey was copied into the event (SPEC 10.1)")
+
+            # SPEC 10.3: fields added on receipt.
+            problems: list[str] = []
+            received = row.get("received_at", "")
+            received_ms = parse_ms(received)
+            if not received:
+                problems.append("no received_at: the fields added on receipt (SPEC 10.3) are missing")
+            elif not RECEIPT_FORMAT.match(received) or received_ms is None:
+                problems.append(f"received_at {received!r} is not RFC 3339 UTC with 3 fractional digits")
+            elif not window[0] - 1000 <= received_ms <= window[1] + 1000:
+                problems.append(f"received_at {received} is not the arrival time "
+                                f"({format_ms(window[0])} .. {format_ms(window[1])})")
+            sent_at_text = ev.get("sentAt") if ev.get("sentAt") is not None else batch_sent_at
+            if sent_at_text is not None and row.get("sent_at") != str(sent_at_text):
+                problems.append(f"sent_at {row.get('sent_at')!r}, sent {sent_at_text!r}")
+            client_text = ev.get("originalTimestamp") or ev.get("timestamp")
+            sent_ms, client_ms = parse_ms(sent_at_text), parse_ms(client_text)
+            if sent_ms is not None and client_ms is not None:
+                if row.get("original_timestamp") != client_text:
+                    problems.append(f"original_timestamp {row.get('original_timestamp')!r}, "
+                                    f"client's time {client_text!r}")
+                if received_ms is not None:
+                    corrected = received_ms - (sent_ms - client_ms)
+                    if row.get("timestamp") != format_ms(corrected):
+                        problems.append(
+                            f"timestamp {row.get('timestamp')!r}, expected {format_ms(corrected)} = "
+                            f"receivedAt {received} - (sentAt {sent_at_text} - client time "
+                            f"{client_text})"
+                        )
+            elif client_text is None and received and row.get("timestamp") != received:
+                problems.append(f"timestamp {row.get('timestamp')!r}, expected receivedAt {received}")
+            # context: the batch's merged under the event's (SPEC 1), then context.ip (10.3 rule 6).
+            context_sent: Any = ev.get("context")
+            if isinstance(batch_context, dict) and (context_sent is None or isinstance(context_sent, dict)):
+                context_sent = {**batch_context, **(context_sent or {})}
+            try:
+                context = json.loads(row.get("context") or "null")
+            except json.JSONDecodeError:
+                context = None
+            if context_sent is None or isinstance(context_sent, dict):
+                want_ip = (context_sent or {}).get("ip", "127.0.0.1")
+                if not isinstance(context, dict) or context.get("ip") != want_ip:
+                    problems.append(f"context.ip is not {want_ip}: context {row.get('context')!r}")
+                elif isinstance(context_sent, dict) and "library" in context_sent and (
+                    context.get("library") != context_sent["library"]
+                ):
+                    problems.append(f"context.library {context.get('library')!r}, sent "
+                                    f"{context_sent['library']!r}")
+            for p in problems:
+                report.fail(f"{label}: {p}")
+        mine = [line for line in error_lines if any(mid in line for mid in replay["message_ids"])]
+        if mine:
+            report.fail(f"{name}: {len(mine)} rejected items under _errors/, e.g. {mine[0][:300]}")
+    libraries = [str(r.get("library", r["file"])).split(" (")[0] for r in sent]
+    report.description = f"{len(replays)} byte-exact requests: {', '.join(libraries)}"
+    answered = sum(1 for r in sent if r.get("status") == r.get("expect_status"))
+    report.facts.insert(0, f"{answered}/{len(replays)} answered as expected")
+    report.facts.append(f"{landed}/{total} events landed once")
 
 
 if __name__ == "__main__":
