@@ -18,7 +18,9 @@ pub type Objects = BTreeMap<String, (Vec<u8>, &'static str)>;
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
+        // Timers on: an API Gateway request always has a deadline (29 s, SPEC 5.0).
         tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .expect("runtime")
     })
