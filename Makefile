@@ -65,6 +65,8 @@ template-lint: venv deploy-venv
 test: lint venv template-lint
 	$(CARGO) test --locked --all-targets --features test-panic
 	$(PY) scripts/test_local_aws.py
+	$(PY) scripts/local_apigw.py --self-test
+	$(MAKE) --no-print-directory client-tests
 
 check-conformance:
 	$(CARGO) test --locked --test conformance -- --nocapture
