@@ -11,7 +11,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 /// The allocator the function ships with (src/main.rs), so that the figures are the function's.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use sync_to_s3::bench_support::{plan_payload, validating_borrowed_parse};
+#[path = "support/ceiling.rs"]
+mod ceiling;
+
+use ceiling::validating_borrowed_parse;
+use sync_to_s3::bench_support::plan_payload;
 use sync_to_s3::config::Config;
 use sync_to_s3::key::Stamp;
 

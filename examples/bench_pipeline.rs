@@ -12,7 +12,11 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use sync_to_s3::bench_support::{decode_sqs_payload, plan_payload, validating_borrowed_parse};
+#[path = "../benches/support/ceiling.rs"]
+mod ceiling;
+
+use ceiling::validating_borrowed_parse;
+use sync_to_s3::bench_support::{decode_sqs_payload, plan_payload};
 use sync_to_s3::config::Config;
 use sync_to_s3::key::Stamp;
 

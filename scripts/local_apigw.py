@@ -126,7 +126,6 @@ import os
 import re
 import secrets
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -151,6 +150,8 @@ MAX_INVOKE_PAYLOAD = 6 * 1024 * 1024  # Lambda synchronous invoke limit
 INIT_LIMIT_S = 10.0  # Lambda's init phase limit for on-demand functions
 TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+import stdin_watch  # noqa: E402 - scripts/ beside this file
 
 log = logging.getLogger("local_apigw")
 
@@ -1266,24 +1267,6 @@ class Gateway:
 # --------------------------------------------------------------------------------------------
 
 
-def stdin_is_watchable() -> bool:
-    try:
-        mode = os.fstat(0).st_mode
-    except OSError:
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
-
-
-def watch_stdin(stopping: threading.Event) -> None:
-    try:
-        while os.read(0, 65536):
-            pass
-    except OSError:
-        pass
-    log.info("stdin closed: stopping")
-    stopping.set()
-
-
 def pairs(values: list[str], what: str) -> dict[str, str]:
     out = {}
     for item in values:
@@ -1369,8 +1352,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    if stdin_is_watchable():
-        threading.Thread(target=watch_stdin, args=(stopping,), name="stdin", daemon=True).start()
+    stdin_watch.start(stopping, log)
 
     os.write(real_stdout, f"PORT {gateway.port}\n".encode())
     os.close(real_stdout)

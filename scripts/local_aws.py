@@ -85,7 +85,6 @@ import re
 import selectors
 import signal
 import socket
-import stat
 import struct
 import sys
 import threading
@@ -122,6 +121,8 @@ STS_ACTIONS = frozenset(
 )
 STS_VERSION = "2011-06-15"
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
+
+import stdin_watch  # noqa: E402 - scripts/ beside this file
 
 log = logging.getLogger("local_aws")
 
@@ -570,24 +571,6 @@ class FaultInjector:
 # --------------------------------------------------------------------------------------------
 
 
-def stdin_is_watchable() -> bool:
-    try:
-        mode = os.fstat(0).st_mode
-    except OSError:
-        return False
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
-
-
-def watch_stdin(stopping: threading.Event) -> None:
-    try:
-        while os.read(0, 65536):
-            pass
-    except OSError:
-        pass
-    log.info("stdin closed: stopping")
-    stopping.set()
-
-
 def allow_keep_alive() -> None:
     """Stop werkzeug from draining the socket after each response.
 
@@ -702,8 +685,7 @@ def main(argv: list[str] | None = None) -> int:
             stopping.set()
 
     threading.Thread(target=serve, name="serve", daemon=True).start()
-    if stdin_is_watchable():
-        threading.Thread(target=watch_stdin, args=(stopping,), name="stdin", daemon=True).start()
+    stdin_watch.start(stopping, log)
 
     os.write(real_stdout, f"PORT {port}\n".encode())
     os.close(real_stdout)

@@ -1,21 +1,19 @@
-//! The handler: decode → plan → write → respond (SPEC 1, 5 and 6).
+//! The handler: [`pipeline::plan_payload`] → write → respond (SPEC 5 and 6).
 //!
 //! [`App`] holds what is built once (configuration and sink) and lends it to every invocation.
-//! [`App::handle`] takes the raw Lambda payload and returns the [`Response`] for its kind: the
-//! SQS batch response, an API Gateway proxy response, or the direct-invoke summary. A message is
+//! [`App::handle`] takes the raw Lambda payload, plans it with the one pure pipeline, writes the
+//! objects concurrently within the deadline, and returns the [`Response`] for its door: the SQS
+//! batch response, an API Gateway proxy response, or the direct-invoke summary. A message is
 //! reported failed if, and only if, an object holding something from it was not stored.
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use futures_util::stream::{self, StreamExt};
 
 use crate::config::Config;
-use crate::input::tracking_api::{self, Endpoint};
-use crate::input::{self, BodyError, Envelope, HttpRequest, HttpVersion, Items, Receipt};
-use crate::json::{self, Value};
-use crate::key::Stamp;
-use crate::plan::{self, Plan, PlannedObject};
+use crate::pipeline::{self, Door, Early, Planned};
+use crate::plan::{Plan, PlannedObject};
+pub use crate::response::{InvokeError, Response, Summary};
 use crate::sink::{ErrorClass, ObjectSink, SinkError};
 
 /// Most uploads in flight at once within one invocation.
@@ -57,106 +55,6 @@ impl Invocation {
     }
 }
 
-/// What the handler answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Response {
-    /// `{"batchItemFailures": [...]}` with the failed message ids, in record order.
-    Sqs(Vec<String>),
-    /// An API Gateway proxy response; `body` is JSON text (empty for a 204).
-    Http {
-        /// Payload format of the request.
-        version: HttpVersion,
-        /// HTTP status.
-        status: u16,
-        /// The JSON body.
-        body: String,
-        /// Headers besides `Content-Type`: the CORS headers (SPEC 10.4).
-        headers: Vec<(&'static str, String)>,
-    },
-    /// The direct-invoke summary.
-    Summary(Summary),
-}
-
-/// The counts of one successful invocation (SPEC 5.2).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Summary {
-    /// Valid events.
-    pub events: usize,
-    /// Rows written.
-    pub rows: usize,
-    /// Events no mapping took.
-    pub filtered: usize,
-    /// Rejected items.
-    pub rejected: usize,
-    /// Keys written, in planned order.
-    pub objects: Vec<String>,
-}
-
-impl Summary {
-    /// `{"ok": true, "events": N, ...}` as compact JSON.
-    pub fn to_json(&self) -> String {
-        let mut s = format!(
-            "{{\"ok\":true,\"events\":{},\"rows\":{},\"filtered\":{},\"rejected\":{},\"objects\":[",
-            self.events, self.rows, self.filtered, self.rejected
-        );
-        for (i, k) in self.objects.iter().enumerate() {
-            if i > 0 {
-                s.push(',');
-            }
-            json::write_string(k, &mut s);
-        }
-        s.push_str("]}");
-        s
-    }
-}
-
-impl Response {
-    /// The response as the JSON document Lambda returns.
-    pub fn to_json(&self) -> String {
-        match self {
-            Response::Sqs(failures) => {
-                let mut s = String::from("{\"batchItemFailures\":[");
-                for (i, id) in failures.iter().enumerate() {
-                    if i > 0 {
-                        s.push(',');
-                    }
-                    s.push_str("{\"itemIdentifier\":");
-                    json::write_string(id, &mut s);
-                    s.push('}');
-                }
-                s.push_str("]}");
-                s
-            }
-            Response::Http {
-                status,
-                body,
-                headers,
-                ..
-            } => {
-                let mut s = format!("{{\"statusCode\":{status},\"headers\":{{");
-                let content_type =
-                    (!body.is_empty()).then_some(("Content-Type", "application/json"));
-                let all = content_type
-                    .into_iter()
-                    .chain(headers.iter().map(|(k, v)| (*k, v.as_str())));
-                for (i, (name, value)) in all.enumerate() {
-                    if i > 0 {
-                        s.push(',');
-                    }
-                    json::write_string(name, &mut s);
-                    s.push(':');
-                    json::write_string(value, &mut s);
-                }
-                s.push_str("},\"body\":");
-                json::write_string(body, &mut s);
-                s.push_str(",\"isBase64Encoded\":false}");
-                s
-            }
-            Response::Summary(summary) => summary.to_json(),
-        }
-    }
-}
-
 /// The figures of one invocation, for the summary log line and the metrics (SPEC 8).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -185,9 +83,10 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn record(&mut self, items: &Items<'_>, plan: &Plan, written: &Written) {
-        self.events += items.events.len();
-        self.rejected += items.rejected.len();
+    fn record(&mut self, planned: &Planned, written: &Written) {
+        let plan = &planned.plan;
+        self.events += planned.events;
+        self.rejected += planned.rejected;
         self.rows += plan.rows;
         self.filtered += plan.filtered;
         self.objects += plan.objects.len();
@@ -198,18 +97,6 @@ impl Stats {
             }
         }
     }
-}
-
-/// Why an invocation failed as a whole (the direct-invoke error, or an SQS payload that could
-/// not be read at all).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvokeError {
-    /// The payload cannot be used.
-    #[error("unusable payload: {0}")]
-    Payload(String),
-    /// Some objects were not stored.
-    #[error("{0}")]
-    Write(String),
 }
 
 /// What the uploads of one invocation came to.
@@ -275,230 +162,67 @@ impl<S: ObjectSink> App<S> {
         inv: &Invocation,
         stats: &mut Stats,
     ) -> Result<Response, InvokeError> {
-        let stamp = Stamp::from_unix_millis(inv.now_unix_ms);
-        let envelope = Envelope::parse(payload).map_err(|e| InvokeError::Payload(e.0));
-        stats.source = match &envelope {
-            Ok(Envelope::Sqs(_)) => "sqs",
-            Ok(Envelope::Http(_)) => "apigw",
-            _ => "invoke",
-        };
         stats.messages = 1;
-        match envelope? {
-            Envelope::Sqs(batch) => {
-                stats.messages = batch.records.len();
-                let mut items = Items::default();
-                for (i, r) in batch.records.iter().enumerate() {
-                    input::collect_sqs_body(&r.body, index_u32(i), &mut items);
-                }
-                let name = |i: u32| format!("sqs:{}", batch.records[i as usize].message_id);
-                let plan = plan::plan(&self.config, &items.events, &items.rejected, &name, &stamp)
-                    .map_err(|e| InvokeError::Payload(e.to_string()))?;
-                let written = self.write(&plan, inv.deadline).await;
-                stats.record(&items, &plan, &written);
-                self.log_failures(&written);
-                let mut failed = vec![false; batch.records.len()];
-                for (o, e) in plan.objects.iter().zip(&written.errors) {
-                    if e.is_some() {
-                        for &s in &o.sources {
-                            failed[s as usize] = true;
-                        }
-                    }
-                }
-                if batch.fifo {
-                    // FIFO: once a message fails, every later one is reported too, so that
-                    // SQS redelivers them in order.
-                    if let Some(first) = failed.iter().position(|f| *f) {
-                        failed[first..].iter_mut().for_each(|f| *f = true);
-                    }
-                }
-                stats.failed_messages = failed.iter().filter(|f| **f).count();
-                Ok(Response::Sqs(
-                    batch
-                        .records
-                        .iter()
-                        .zip(&failed)
-                        .filter(|(_, f)| **f)
-                        .map(|(r, _)| r.message_id.to_string())
-                        .collect(),
-                ))
-            }
-            Envelope::Http(req) => {
-                let response = self.handle_http(&req, &stamp, inv, stats).await;
+        let planned = match pipeline::plan_payload(&self.config, payload, inv.now_unix_ms) {
+            Ok(planned) => planned,
+            Err(Early::Answer(response)) => {
+                stats.source = "apigw";
                 if let Response::Http { status, .. } = &response {
                     stats.status = Some(*status);
                 }
-                Ok(response)
+                return Ok(response);
             }
-            Envelope::Invoke(doc) => {
-                let mut items = Items::default();
-                input::collect_document(doc, 0, &mut items)
-                    .map_err(|u| InvokeError::Payload(u.0))?;
-                let (summary, written) = self
-                    .run(
-                        &items,
-                        &|_| "invoke".to_owned(),
-                        &stamp,
-                        inv.deadline,
-                        stats,
-                    )
-                    .await?;
-                match written.describe() {
-                    Some(why) => Err(InvokeError::Write(why)),
-                    None => Ok(Response::Summary(summary)),
-                }
+            Err(Early::Failed { source, error }) => {
+                stats.source = source;
+                return Err(error);
             }
-        }
-    }
-
-    /// An API Gateway request, as Segment's HTTP Tracking API (SPEC 5.2 and 10): the checks in
-    /// SPEC 9's order, then the events with their receipt fields, written before 29 s are up.
-    async fn handle_http(
-        &self,
-        req: &HttpRequest<'_>,
-        stamp: &Stamp,
-        inv: &Invocation,
-        stats: &mut Stats,
-    ) -> Response {
-        let cors = || {
-            vec![(
-                tracking_api::ALLOW_ORIGIN.0,
-                tracking_api::ALLOW_ORIGIN.1.to_owned(),
-            )]
         };
-        let respond = |status: u16, body: String| Response::Http {
-            version: req.version,
-            status,
-            body,
-            headers: cors(),
+        stats.source = planned.door.name();
+        let deadline = match planned.door {
+            Door::Http { .. } => Some(inv.http_deadline()),
+            _ => inv.deadline,
         };
-        let refuse = |status: u16, why: &str| respond(status, refusal_body(status, why));
-        if req.method.eq_ignore_ascii_case("OPTIONS") {
-            return Response::Http {
-                version: req.version,
-                status: 204,
-                body: String::new(),
-                headers: tracking_api::preflight_headers(
-                    req.header("access-control-request-headers"),
-                ),
-            };
-        }
-        if !req.method.eq_ignore_ascii_case("POST") {
-            return refuse(
-                405,
-                "only POST is accepted (and OPTIONS, for CORS preflights)",
-            );
-        }
-        let Some(endpoint) = req.path.as_deref().and_then(Endpoint::from_path) else {
-            return refuse(
-                404,
-                &format!(
-                    "no such endpoint: {:?}; the accepted paths end in {}",
-                    req.path.as_deref().unwrap_or(""),
-                    tracking_api::ACCEPTED_PATHS
-                ),
-            );
-        };
-        let text = match input::decode_http_body(req) {
-            Ok(t) => t,
-            Err(BodyError::TooLarge) => {
-                return refuse(413, "the body is larger than 32 MiB once decompressed")
-            }
-            Err(BodyError::Bad(why)) => return refuse(400, &why),
-        };
-        let doc = match json::parse_lazy(&text) {
-            Ok(d) => d,
-            Err(e) => return refuse(400, &format!("the body is not JSON: {e}")),
-        };
-        if !self.config.write_keys.is_empty() && !self.authorized(req, &doc) {
-            return refuse(
-                401,
-                "a valid write key is required (HTTP Basic user name or writeKey)",
-            );
-        }
-        let receipt = Receipt {
-            received_ms: req.time_epoch_ms.unwrap_or(inv.now_unix_ms),
-            request_id: &req.request_id,
-            source_ip: req.source_ip.as_deref(),
-        };
-        let receipt = self.config.receipt_fields.then_some(&receipt);
-        let mut items = Items::default();
-        let collected = match (endpoint, doc.into_resolved()) {
-            (Endpoint::Single(event_type), Value::Object(mut members)) => {
-                tracking_api::set_type(&mut members, event_type);
-                tracking_api::remove_write_key(&mut members);
-                input::collect_event(Value::Object(members), 0, &mut items, receipt)
-            }
-            (Endpoint::Single(event_type), other) => Err(input::Unusable(format!(
-                "the body of a {event_type} call must be one event object, found {}",
-                other.type_name()
-            ))),
-            (Endpoint::Batch, Value::Object(mut members)) => {
-                if !input::is_batch_object(&members) {
-                    tracking_api::remove_write_key(&mut members);
-                }
-                input::collect(Value::Object(members), 0, &mut items, receipt)
-            }
-            (Endpoint::Batch, other) => input::collect(other, 0, &mut items, receipt),
-        };
-        if let Err(u) = collected {
-            return refuse(400, &u.0);
-        }
-        let name = |_| format!("apigw:{}", req.request_id);
-        let deadline = Some(inv.http_deadline());
-        match self.run(&items, &name, stamp, deadline, stats).await {
-            Err(e) => refuse(503, &e.to_string()),
-            Ok((summary, written)) => match written.describe() {
-                Some(why) => refuse(503, &why),
-                None => respond(200, summary.to_json()),
-            },
-        }
-    }
-
-    /// Whether the request carries one of the write keys, as the HTTP Basic user name or as
-    /// the body's `writeKey`. Every configured key is compared, in constant time.
-    fn authorized(&self, req: &HttpRequest<'_>, doc: &Value<'_>) -> bool {
-        let basic = req.header("authorization").and_then(basic_user);
-        let candidates = basic
-            .as_deref()
-            .into_iter()
-            .chain(input::body_write_key(doc));
-        let mut ok = false;
-        for candidate in candidates {
-            for key in &self.config.write_keys {
-                ok |= constant_time_eq(candidate.as_bytes(), key.expose().as_bytes());
-            }
-        }
-        ok
-    }
-
-    /// Plans and writes; the summary counts what was planned.
-    async fn run(
-        &self,
-        items: &Items<'_>,
-        source_name: &dyn Fn(u32) -> String,
-        stamp: &Stamp,
-        deadline: Option<Instant>,
-        stats: &mut Stats,
-    ) -> Result<(Summary, Written), InvokeError> {
-        let plan = plan::plan(
-            &self.config,
-            &items.events,
-            &items.rejected,
-            source_name,
-            stamp,
-        )
-        .map_err(|e| InvokeError::Write(e.to_string()))?;
-        let written = self.write(&plan, deadline).await;
-        stats.record(items, &plan, &written);
+        let written = self.write(&planned.plan, deadline).await;
+        stats.record(&planned, &written);
         self.log_failures(&written);
         let summary = Summary {
-            events: items.events.len(),
-            rows: plan.rows,
-            filtered: plan.filtered,
-            rejected: items.rejected.len(),
-            objects: plan.objects.iter().map(|o| o.key.clone()).collect(),
+            events: planned.events,
+            rows: planned.plan.rows,
+            filtered: planned.plan.filtered,
+            rejected: planned.rejected,
+            objects: planned.plan.objects.iter().map(|o| o.key.clone()).collect(),
         };
-        Ok((summary, written))
+        match planned.door {
+            Door::Sqs { message_ids, fifo } => {
+                stats.messages = message_ids.len();
+                let failed = failed_messages(&planned.plan, &written, message_ids.len(), fifo);
+                stats.failed_messages = failed.iter().filter(|f| **f).count();
+                Ok(Response::Sqs(
+                    message_ids
+                        .into_iter()
+                        .zip(&failed)
+                        .filter(|(_, f)| **f)
+                        .map(|(id, _)| id)
+                        .collect(),
+                ))
+            }
+            Door::Http { version } => {
+                let response = match written.describe() {
+                    Some(why) => Response::refusal(version, 503, &why),
+                    None => Response::http(version, 200, summary.to_json()),
+                };
+                stats.status = Some(if written.describe().is_some() {
+                    503
+                } else {
+                    200
+                });
+                Ok(response)
+            }
+            Door::Invoke => match written.describe() {
+                Some(why) => Err(InvokeError::Write(why)),
+                None => Ok(Response::Summary(summary)),
+            },
+        }
     }
 
     /// Logs each object that was not stored, with its class (never its content).
@@ -554,63 +278,34 @@ impl<S: ObjectSink> App<S> {
     }
 }
 
-/// `{"ok": false, "error": why}` (SPEC 9), with `code` and `message` as Segment's API answers:
-/// analytics-python reads both from any non-200 body and retries, instead of dropping a
-/// refused batch, when they are missing.
-fn refusal_body(status: u16, why: &str) -> String {
-    let code = match status {
-        400 => "bad_request",
-        401 => "unauthorized",
-        404 => "not_found",
-        405 => "method_not_allowed",
-        413 => "payload_too_large",
-        _ => "unavailable",
-    };
-    let mut body = String::from("{\"ok\":false,\"error\":");
-    json::write_string(why, &mut body);
-    body.push_str(",\"code\":\"");
-    body.push_str(code);
-    body.push_str("\",\"message\":");
-    json::write_string(why, &mut body);
-    body.push('}');
-    body
-}
-
-fn index_u32(i: usize) -> u32 {
-    u32::try_from(i).unwrap_or(u32::MAX)
-}
-
-/// The user name of `Authorization: Basic base64(user:password)` (Segment's convention puts
-/// the write key there with an empty password).
-fn basic_user(header: &str) -> Option<String> {
-    let (scheme, creds) = header.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
+/// Which SQS messages to report (SPEC 5.1): those with something in an object that was not
+/// stored; on a FIFO queue, also every message after the first such one, so that SQS redelivers
+/// them in order.
+fn failed_messages(plan: &Plan, written: &Written, messages: usize, fifo: bool) -> Vec<bool> {
+    let mut failed = vec![false; messages];
+    for (o, e) in plan.objects.iter().zip(&written.errors) {
+        if e.is_some() {
+            for &s in &o.sources {
+                if let Some(f) = failed.get_mut(s as usize) {
+                    *f = true;
+                }
+            }
+        }
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(creds.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let user = text.split_once(':').map_or(text.as_str(), |(u, _)| u);
-    Some(user.to_owned())
-}
-
-/// Compares without stopping at the first difference (the length is not secret).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+    if fifo {
+        if let Some(first) = failed.iter().position(|f| *f) {
+            failed[first..].iter_mut().for_each(|f| *f = true);
+        }
     }
-    let diff = a
-        .iter()
-        .zip(b)
-        .fold(0u8, |acc, (x, y)| acc | std::hint::black_box(x ^ y));
-    diff == 0
+    failed
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json;
     use crate::sink::memory::MemorySink;
+    use base64::Engine;
 
     fn app(doc: &str, sink: MemorySink) -> App<MemorySink> {
         App::new(Config::load(Some(doc), "test", &|_| None).unwrap(), sink)
@@ -982,20 +677,5 @@ mod tests {
             a.handle(bad, &inv()).await,
             Err(InvokeError::Payload(_))
         ));
-    }
-
-    #[test]
-    fn basic_user_is_the_text_before_the_first_colon() {
-        let enc = |s: &str| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(s)
-            )
-        };
-        assert_eq!(basic_user(&enc("key:")).as_deref(), Some("key"));
-        assert_eq!(basic_user(&enc("key:pw:x")).as_deref(), Some("key"));
-        assert_eq!(basic_user(&enc("key")).as_deref(), Some("key"));
-        assert_eq!(basic_user("Bearer x"), None);
-        assert_eq!(basic_user("basic !!!"), None);
     }
 }

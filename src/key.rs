@@ -53,6 +53,8 @@ pub struct Stamp {
     pub date: String,
     /// `13`.
     pub hour: String,
+    /// The time itself, in milliseconds since the Unix epoch.
+    pub unix_ms: i64,
 }
 
 impl Stamp {
@@ -68,7 +70,13 @@ impl Stamp {
             time: format!("{y:04}-{m:02}-{d:02}T{hh:02}-{mm:02}-{ss:02}-{millis:03}Z"),
             date: format!("{y:04}-{m:02}-{d:02}"),
             hour: format!("{hh:02}"),
+            unix_ms: ms,
         }
+    }
+
+    /// The time, in milliseconds since the Unix epoch.
+    pub fn unix_millis(&self) -> i64 {
+        self.unix_ms
     }
 }
 

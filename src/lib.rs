@@ -10,7 +10,9 @@
 //! - [`mapping`]: directives, cells, transforms and subscriptions;
 //! - [`plan`], [`encode`], [`key`]: rows grouped into objects, their bytes and keys;
 //! - [`sink`]: the one trait over storage, with the dry-run directory and in-memory sinks;
-//! - [`handler`]: decode → plan → write → respond;
+//! - [`pipeline`]: the one pure pipeline, payload → door checks → events → planned objects;
+//! - [`response`]: the answers, per door;
+//! - [`handler`]: plan → write within the deadline → respond;
 //! - [`aws`]: SDK configuration, STS AssumeRole, SSM — the only place that knows endpoints;
 //! - [`lambda`]: init once, then serve the Lambda Runtime API;
 //! - [`cli`]: the `invoke` and `config` subcommands.
@@ -32,5 +34,7 @@ pub mod key;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod mapping;
+pub mod pipeline;
 pub mod plan;
+pub mod response;
 pub mod sink;

@@ -12,19 +12,15 @@
 //! added on receipt, SPEC 10.3) and [`eventbridge`] (events relayed by EventBridge, SPEC 11).
 
 pub mod eventbridge;
+pub mod http;
 pub mod receipt;
 pub mod tracking_api;
 
 use std::borrow::Cow;
-use std::io::Read;
-
-use base64::Engine;
 
 use crate::json::{self, Value};
+pub use http::{HttpRequest, HttpVersion, MAX_BODY_BYTES};
 pub use receipt::Receipt;
-
-/// Most bytes an API Gateway body may have once decoded and decompressed (SPEC 5.2).
-pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// The deepest an event may nest (SPEC 9): the event object is depth 1.
 pub const MAX_EVENT_DEPTH: usize = 128;
@@ -59,49 +55,6 @@ pub struct SqsRecord<'p> {
     pub message_id: Cow<'p, str>,
     /// The message body, unescaped.
     pub body: Cow<'p, str>,
-}
-
-/// An API Gateway proxy request, either payload format.
-#[derive(Debug)]
-pub struct HttpRequest<'p> {
-    /// `2.0` (HTTP API) or `1.0` (REST API).
-    pub version: HttpVersion,
-    /// The HTTP method, as sent.
-    pub method: Cow<'p, str>,
-    /// Header names and values, as sent.
-    pub headers: Vec<(Cow<'p, str>, Cow<'p, str>)>,
-    /// The body, still base64-encoded when `is_base64` is set.
-    pub body: Option<Cow<'p, str>>,
-    /// `isBase64Encoded`.
-    pub is_base64: bool,
-    /// `requestContext.requestId`, used as the rejected items' source.
-    pub request_id: String,
-    /// The request path: `rawPath` (2.0) or `path` (1.0).
-    pub path: Option<Cow<'p, str>>,
-    /// When API Gateway received the request, in ms since the epoch: `requestContext.timeEpoch`
-    /// (2.0) or `requestContext.requestTimeEpoch` (1.0).
-    pub time_epoch_ms: Option<i64>,
-    /// The client's IP: `requestContext.http.sourceIp` (2.0) or `.identity.sourceIp` (1.0).
-    pub source_ip: Option<String>,
-}
-
-/// API Gateway payload format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HttpVersion {
-    /// REST API proxy, payload format 1.0.
-    V1,
-    /// HTTP API, payload format 2.0.
-    V2,
-}
-
-impl HttpRequest<'_> {
-    /// The first value of a header, by case-insensitive name.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_ref())
-    }
 }
 
 /// Why a payload cannot be used at all.
@@ -148,7 +101,7 @@ impl<'p> Envelope<'p> {
             } else {
                 HttpVersion::V1
             };
-            return Ok(Envelope::Http(Self::http(members, version)));
+            return Ok(Envelope::Http(HttpRequest::from_members(members, version)));
         }
         Ok(Envelope::Invoke(Value::Object(members)))
     }
@@ -181,146 +134,6 @@ impl<'p> Envelope<'p> {
         }
         Ok(Envelope::Sqs(SqsBatch { records: out, fifo }))
     }
-
-    fn http(members: Vec<(Cow<'p, str>, Value<'p>)>, version: HttpVersion) -> HttpRequest<'p> {
-        let mut req = HttpRequest {
-            version,
-            method: Cow::Borrowed(""),
-            headers: Vec::new(),
-            body: None,
-            is_base64: false,
-            request_id: String::new(),
-            path: None,
-            time_epoch_ms: None,
-            source_ip: None,
-        };
-        let mut multi = Vec::new();
-        for (k, v) in members {
-            match (k.as_ref(), v.into_resolved()) {
-                ("httpMethod", Value::String(m)) if version == HttpVersion::V1 => req.method = m,
-                ("requestContext", ctx) => {
-                    if let Some(id) = ctx.get("requestId").and_then(Value::as_str) {
-                        req.request_id = id.to_owned();
-                    }
-                    let (time_key, ip_parent) = match version {
-                        HttpVersion::V2 => ("timeEpoch", "http"),
-                        HttpVersion::V1 => ("requestTimeEpoch", "identity"),
-                    };
-                    if version == HttpVersion::V2 {
-                        if let Some(m) = ctx.get("http").and_then(|h| h.get("method")) {
-                            if let Some(m) = m.as_str() {
-                                req.method = Cow::Owned(m.to_owned());
-                            }
-                        }
-                    }
-                    req.time_epoch_ms = match ctx.get(time_key) {
-                        Some(Value::Number(n)) => n.parse::<i64>().ok(),
-                        _ => None,
-                    };
-                    req.source_ip = ctx
-                        .get(ip_parent)
-                        .and_then(|p| p.get("sourceIp"))
-                        .and_then(Value::as_str)
-                        .filter(|ip| !ip.is_empty())
-                        .map(str::to_owned);
-                }
-                ("rawPath", Value::String(p)) if version == HttpVersion::V2 => req.path = Some(p),
-                ("path", Value::String(p)) if version == HttpVersion::V1 => req.path = Some(p),
-                ("headers", Value::Object(hs)) => {
-                    for (name, value) in hs {
-                        if let Value::String(value) = value {
-                            req.headers.push((name, value));
-                        }
-                    }
-                }
-                ("multiValueHeaders", Value::Object(hs)) => {
-                    for (name, values) in hs {
-                        if let Value::Array(values) = values.into_resolved() {
-                            if let Some(Value::String(first)) = values.into_iter().next() {
-                                multi.push((name, first));
-                            }
-                        }
-                    }
-                }
-                ("body", Value::String(b)) => req.body = Some(b),
-                ("isBase64Encoded", Value::Bool(b)) => req.is_base64 = b,
-                _ => {}
-            }
-        }
-        // `headers` wins; `multiValueHeaders` fills in names it lacks (REST API sends both).
-        for (name, value) in multi {
-            if req.header(&name).is_none() {
-                req.headers.push((name, value));
-            }
-        }
-        req
-    }
-}
-
-/// Why an API Gateway body is refused before it is parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BodyError {
-    /// 400: bad base64, bad gzip, unsupported encoding, not UTF-8, or no body.
-    Bad(String),
-    /// 413: larger than [`MAX_BODY_BYTES`] once decoded.
-    TooLarge,
-}
-
-/// Undoes base64 and gzip (`Content-Encoding`, case-insensitive) and checks the size and UTF-8.
-/// A gzip body is inflated only up to the limit, never whole.
-///
-/// # Errors
-/// [`BodyError`] as described on its variants.
-pub fn decode_http_body<'b>(req: &'b HttpRequest<'_>) -> Result<Cow<'b, str>, BodyError> {
-    let Some(body) = req.body.as_deref() else {
-        return Err(BodyError::Bad("the request has no body".to_owned()));
-    };
-    let mut bytes: Cow<'b, [u8]> = Cow::Borrowed(body.as_bytes());
-    if req.is_base64 {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(body.trim_end())
-            .map_err(|e| BodyError::Bad(format!("the body is not valid base64: {e}")))?;
-        bytes = Cow::Owned(decoded);
-    }
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(BodyError::TooLarge);
-    }
-    let encoding = req
-        .header("content-encoding")
-        .map(|e| e.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    match encoding.as_str() {
-        "" | "identity" => {}
-        "gzip" | "x-gzip" => {
-            let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(MAX_BODY_BYTES));
-            let limit = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX) + 1;
-            flate2::read::MultiGzDecoder::new(&bytes[..])
-                .take(limit)
-                .read_to_end(&mut out)
-                .map_err(|e| BodyError::Bad(format!("the body is not valid gzip: {e}")))?;
-            if out.len() > MAX_BODY_BYTES {
-                return Err(BodyError::TooLarge);
-            }
-            bytes = Cow::Owned(out);
-        }
-        other => {
-            return Err(BodyError::Bad(format!(
-                "Content-Encoding {other:?} is not supported (use gzip or none)"
-            )))
-        }
-    }
-    match bytes {
-        Cow::Borrowed(b) => std::str::from_utf8(b).map(Cow::Borrowed),
-        Cow::Owned(b) => String::from_utf8(b)
-            .map(Cow::Owned)
-            .map_err(|e| e.utf8_error()),
-    }
-    .map_err(|e| BodyError::Bad(format!("the body is not UTF-8: {e}")))
-}
-
-/// The `writeKey` of a body that is an object (a batch or a single event).
-pub fn body_write_key<'v>(doc: &'v Value<'_>) -> Option<&'v str> {
-    doc.get("writeKey").and_then(Value::as_str)
 }
 
 /// One valid event and the message it came from.
@@ -735,62 +548,5 @@ mod tests {
         let (events, rejected) = items_of(&format!(r#"{{"batch":[{deep_event}]}}"#));
         assert!(events.is_empty());
         assert_eq!(rejected.len(), 1);
-    }
-
-    fn http_with(body: &[u8], gzip: bool) -> HttpRequest<'static> {
-        let mut bytes = body.to_vec();
-        if gzip {
-            use std::io::Write;
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            e.write_all(body).unwrap();
-            bytes = e.finish().unwrap();
-        }
-        HttpRequest {
-            version: HttpVersion::V2,
-            method: "POST".into(),
-            headers: if gzip {
-                vec![("Content-Encoding".into(), "GZIP".into())]
-            } else {
-                vec![]
-            },
-            body: Some(
-                base64::engine::general_purpose::STANDARD
-                    .encode(bytes)
-                    .into(),
-            ),
-            is_base64: true,
-            request_id: "r".into(),
-            path: Some("/v1/batch".into()),
-            time_epoch_ms: None,
-            source_ip: None,
-        }
-    }
-
-    #[test]
-    fn http_bodies_are_base64_and_gzip_decoded() {
-        let req = http_with(b"{\"type\":\"track\"}", true);
-        assert_eq!(decode_http_body(&req).unwrap(), "{\"type\":\"track\"}");
-    }
-
-    #[test]
-    fn a_gzip_bomb_is_refused_without_inflating_it_all() {
-        let req = http_with(&vec![b'0'; MAX_BODY_BYTES + 1], true);
-        assert_eq!(decode_http_body(&req), Err(BodyError::TooLarge));
-        let exact = http_with(&vec![b' '; MAX_BODY_BYTES], true);
-        assert!(decode_http_body(&exact).is_ok());
-    }
-
-    #[test]
-    fn bad_bodies_are_refused() {
-        let mut req = http_with(b"{}", false);
-        req.body = Some("not base64!".into());
-        assert!(matches!(decode_http_body(&req), Err(BodyError::Bad(_))));
-        let mut req = http_with(&[0xff, 0xfe], false);
-        assert!(matches!(decode_http_body(&req), Err(BodyError::Bad(_))));
-        req.body = None;
-        assert!(matches!(decode_http_body(&req), Err(BodyError::Bad(_))));
-        let mut req = http_with(b"{}", false);
-        req.headers.push(("content-encoding".into(), "br".into()));
-        assert!(matches!(decode_http_body(&req), Err(BodyError::Bad(_))));
     }
 }

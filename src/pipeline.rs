@@ -1,0 +1,163 @@
+//! The one pipeline (SPEC 1–6), pure: a Lambda payload, recognised by shape; its door's checks
+//! (the SQS records, the API Gateway request's method, path, body, key and shape, a direct
+//! invoke's document); the events and rejected items in it; the objects they make, encoded and
+//! keyed. The handler writes what this plans; the benches, the fuzz targets and the hostile-input
+//! tests call it as it is, so that what they measure and check is what runs in Lambda.
+//!
+//! No I/O and no clock: the arrival time comes in. The events borrow the payload and die here;
+//! what comes out ([`Planned`]) owns its bytes.
+
+use crate::config::Config;
+use crate::input::http::Refusal;
+use crate::input::{self, Envelope, HttpVersion, Items};
+use crate::key::Stamp;
+use crate::plan::{self, Plan};
+use crate::response::{InvokeError, Response};
+
+/// The objects one payload makes, and what the handler needs to answer for it.
+#[derive(Debug)]
+pub struct Planned {
+    /// The objects, in planned order.
+    pub plan: Plan,
+    /// Valid events.
+    pub events: usize,
+    /// Rejected items.
+    pub rejected: usize,
+    /// Which door the payload came through.
+    pub door: Door,
+}
+
+/// Which door a payload came through, with what its answer needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Door {
+    /// An SQS batch: the message ids in record order, and whether the queue is FIFO.
+    Sqs {
+        /// `messageId` of each record.
+        message_ids: Vec<String>,
+        /// `eventSourceARN` ends in `.fifo`.
+        fifo: bool,
+    },
+    /// An API Gateway request.
+    Http {
+        /// Its payload format.
+        version: HttpVersion,
+    },
+    /// A direct invoke.
+    Invoke,
+}
+
+impl Door {
+    /// `sqs`, `apigw` or `invoke`, for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Door::Sqs { .. } => "sqs",
+            Door::Http { .. } => "apigw",
+            Door::Invoke => "invoke",
+        }
+    }
+}
+
+/// A payload answered before anything is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Early {
+    /// An API Gateway answer: a CORS preflight or a refusal (SPEC 5.2, 9, 10).
+    Answer(Response),
+    /// The invocation fails as a whole (SPEC 5.1, 5.3).
+    Failed {
+        /// The door, as [`Door::name`] says it (`invoke` when the payload is not even JSON).
+        source: &'static str,
+        /// Why.
+        error: InvokeError,
+    },
+}
+
+/// Plans the objects for one Lambda payload, at `now_unix_ms` (the upload time in keys, and the
+/// arrival time of an API Gateway request that carries none).
+///
+/// # Errors
+/// [`Early`] when the payload is answered before anything is planned.
+pub fn plan_payload(config: &Config, payload: &str, now_unix_ms: i64) -> Result<Planned, Early> {
+    let stamp = Stamp::from_unix_millis(now_unix_ms);
+    let envelope = Envelope::parse(payload).map_err(|e| Early::Failed {
+        source: "invoke",
+        error: InvokeError::Payload(e.0),
+    })?;
+    let mut items = Items::default();
+    match envelope {
+        Envelope::Sqs(batch) => {
+            for (i, r) in batch.records.iter().enumerate() {
+                input::collect_sqs_body(&r.body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
+            }
+            let name = |i: u32| format!("sqs:{}", batch.records[i as usize].message_id);
+            let door = Door::Sqs {
+                message_ids: batch
+                    .records
+                    .iter()
+                    .map(|r| r.message_id.to_string())
+                    .collect(),
+                fifo: batch.fifo,
+            };
+            finish(config, &items, &name, &stamp, door)
+        }
+        Envelope::Http(req) => {
+            let refuse = |refusal: Refusal| {
+                Early::Answer(match refusal {
+                    Refusal::Preflight(headers) => Response::Http {
+                        version: req.version,
+                        status: 204,
+                        body: String::new(),
+                        headers,
+                    },
+                    Refusal::Status(status, why) => Response::refusal(req.version, status, &why),
+                })
+            };
+            let accepted = req.accept().map_err(refuse)?;
+            req.collect(&accepted, config, now_unix_ms, &mut items)
+                .map_err(refuse)?;
+            let name = |_| format!("apigw:{}", req.request_id);
+            let door = Door::Http {
+                version: req.version,
+            };
+            finish(config, &items, &name, &stamp, door).map_err(|early| match early {
+                Early::Failed { error, .. } => {
+                    Early::Answer(Response::refusal(req.version, 503, &error.to_string()))
+                }
+                answer => answer,
+            })
+        }
+        Envelope::Invoke(doc) => {
+            input::collect_document(doc, 0, &mut items).map_err(|u| Early::Failed {
+                source: "invoke",
+                error: InvokeError::Payload(u.0),
+            })?;
+            finish(
+                config,
+                &items,
+                &|_| "invoke".to_owned(),
+                &stamp,
+                Door::Invoke,
+            )
+        }
+    }
+}
+
+fn finish(
+    config: &Config,
+    items: &Items<'_>,
+    source_name: &dyn Fn(u32) -> String,
+    stamp: &Stamp,
+    door: Door,
+) -> Result<Planned, Early> {
+    match plan::plan(config, &items.events, &items.rejected, source_name, stamp) {
+        Ok(plan) => Ok(Planned {
+            plan,
+            events: items.events.len(),
+            rejected: items.rejected.len(),
+            door,
+        }),
+        Err(e) => Err(Early::Failed {
+            source: door.name(),
+            error: InvokeError::Write(e.to_string()),
+        }),
+    }
+}

@@ -1,0 +1,160 @@
+//! What the function answers, per door (SPEC 5): the SQS batch response, the API Gateway proxy
+//! response with its CORS headers, and the direct-invoke summary, as the JSON Lambda returns.
+
+use crate::input::tracking_api;
+use crate::input::HttpVersion;
+use crate::json;
+
+/// What the handler answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// `{"batchItemFailures": [...]}` with the failed message ids, in record order.
+    Sqs(Vec<String>),
+    /// An API Gateway proxy response; `body` is JSON text (empty for a 204).
+    Http {
+        /// Payload format of the request.
+        version: HttpVersion,
+        /// HTTP status.
+        status: u16,
+        /// The JSON body.
+        body: String,
+        /// Headers besides `Content-Type`: the CORS headers (SPEC 10.4).
+        headers: Vec<(&'static str, String)>,
+    },
+    /// The direct-invoke summary.
+    Summary(Summary),
+}
+
+/// The counts of one successful invocation (SPEC 5.2).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Summary {
+    /// Valid events.
+    pub events: usize,
+    /// Rows written.
+    pub rows: usize,
+    /// Events no mapping took.
+    pub filtered: usize,
+    /// Rejected items.
+    pub rejected: usize,
+    /// Keys written, in planned order.
+    pub objects: Vec<String>,
+}
+
+impl Summary {
+    /// `{"ok": true, "events": N, ...}` as compact JSON.
+    pub fn to_json(&self) -> String {
+        let mut s = format!(
+            "{{\"ok\":true,\"events\":{},\"rows\":{},\"filtered\":{},\"rejected\":{},\"objects\":[",
+            self.events, self.rows, self.filtered, self.rejected
+        );
+        for (i, k) in self.objects.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            json::write_string(k, &mut s);
+        }
+        s.push_str("]}");
+        s
+    }
+}
+
+impl Response {
+    /// The response as the JSON document Lambda returns.
+    pub fn to_json(&self) -> String {
+        match self {
+            Response::Sqs(failures) => {
+                let mut s = String::from("{\"batchItemFailures\":[");
+                for (i, id) in failures.iter().enumerate() {
+                    if i > 0 {
+                        s.push(',');
+                    }
+                    s.push_str("{\"itemIdentifier\":");
+                    json::write_string(id, &mut s);
+                    s.push('}');
+                }
+                s.push_str("]}");
+                s
+            }
+            Response::Http {
+                status,
+                body,
+                headers,
+                ..
+            } => {
+                let mut s = format!("{{\"statusCode\":{status},\"headers\":{{");
+                let content_type =
+                    (!body.is_empty()).then_some(("Content-Type", "application/json"));
+                let all = content_type
+                    .into_iter()
+                    .chain(headers.iter().map(|(k, v)| (*k, v.as_str())));
+                for (i, (name, value)) in all.enumerate() {
+                    if i > 0 {
+                        s.push(',');
+                    }
+                    json::write_string(name, &mut s);
+                    s.push(':');
+                    json::write_string(value, &mut s);
+                }
+                s.push_str("},\"body\":");
+                json::write_string(body, &mut s);
+                s.push_str(",\"isBase64Encoded\":false}");
+                s
+            }
+            Response::Summary(summary) => summary.to_json(),
+        }
+    }
+}
+
+impl Response {
+    /// An API Gateway answer with `Access-Control-Allow-Origin: *` (SPEC 10.4).
+    pub fn http(version: HttpVersion, status: u16, body: String) -> Response {
+        Response::Http {
+            version,
+            status,
+            body,
+            headers: vec![(
+                tracking_api::ALLOW_ORIGIN.0,
+                tracking_api::ALLOW_ORIGIN.1.to_owned(),
+            )],
+        }
+    }
+
+    /// An API Gateway refusal: `{"ok": false, "error": why, ...}` with the status.
+    pub fn refusal(version: HttpVersion, status: u16, why: &str) -> Response {
+        Response::http(version, status, refusal_body(status, why))
+    }
+}
+
+/// `{"ok": false, "error": why}` (SPEC 9), with `code` and `message` as Segment's API answers:
+/// analytics-python reads both from any non-200 body and retries, instead of dropping a
+/// refused batch, when they are missing.
+pub fn refusal_body(status: u16, why: &str) -> String {
+    let code = match status {
+        400 => "bad_request",
+        401 => "unauthorized",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "payload_too_large",
+        _ => "unavailable",
+    };
+    let mut body = String::from("{\"ok\":false,\"error\":");
+    json::write_string(why, &mut body);
+    body.push_str(",\"code\":\"");
+    body.push_str(code);
+    body.push_str("\",\"message\":");
+    json::write_string(why, &mut body);
+    body.push('}');
+    body
+}
+
+/// Why an invocation failed as a whole (the direct-invoke error, or an SQS payload that could
+/// not be read at all).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeError {
+    /// The payload cannot be used.
+    #[error("unusable payload: {0}")]
+    Payload(String),
+    /// Some objects were not stored.
+    #[error("{0}")]
+    Write(String),
+}
