@@ -61,9 +61,8 @@ template-lint: venv deploy-venv
 	$(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(DEPLOY_VENV)/bin/sam validate --lint --template template.yaml
 
-# The test-panic feature only adds a panic trigger to the handler (see Cargo.toml).
 test: lint venv template-lint
-	$(CARGO) test --locked --all-targets --features test-panic
+	$(CARGO) test --locked --all-targets
 	$(PY) scripts/test_local_aws.py
 	$(PY) scripts/local_apigw.py --self-test
 	$(MAKE) --no-print-directory client-tests

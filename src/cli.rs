@@ -6,7 +6,11 @@
 //! configuration. The response is printed as one JSON document on stdout; reasons go to stderr.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::error::ErrorKind;
+use clap::Parser;
 
 use crate::aws;
 use crate::config::{Config, Source};
@@ -22,18 +26,40 @@ pub const EXIT_FAILED: i32 = 1;
 /// Exit status: bad usage or configuration.
 pub const EXIT_USAGE: i32 = 2;
 
-const USAGE: &str = "\
-usage:
-  sync-to-s3 invoke EVENT_FILE [--dry-run DIR]
-      Run the handler once on a Lambda payload (SQS, API Gateway or direct invoke) and print
-      its response. With --dry-run, objects are written to DIR/<key> instead of S3.
-  sync-to-s3 config
-      Load and validate the configuration as the function would and print it (secrets as ***).
-
+/// How configuration reaches the command line, shown under `--help`.
+const CONFIGURATION_HELP: &str = "\
 Configuration comes from SYNC_CONFIG (the JSON document), SYNC_CONFIG_PARAMETER (an SSM
 parameter name) or the built-in defaults, then upper-case environment overrides
 (S3_AWS_BUCKET_NAME, COMPRESSION, ...). Without AWS_LAMBDA_RUNTIME_API the binary runs as this
-command-line tool; with it, as the Lambda function.";
+command-line tool; with it, as the Lambda function.
+
+Exit status: 0 when the handler produced a response (API Gateway 4xx included), 1 when the
+invocation failed, 2 for bad usage or configuration.";
+
+/// sync-to-s3: lands Segment-spec events in S3, as Segment's AWS S3 (Actions) destination does.
+#[derive(Debug, Parser)]
+#[command(name = "sync-to-s3", version, after_help = CONFIGURATION_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Subcommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Subcommand {
+    /// Run the handler once on a Lambda payload (SQS, API Gateway, EventBridge or direct invoke)
+    /// and print its response.
+    #[command(after_help = CONFIGURATION_HELP)]
+    Invoke {
+        /// The Lambda payload, a JSON file (see events/ for samples).
+        event_file: PathBuf,
+        /// Write each object to DIR/<key> instead of S3; nothing is sent to AWS.
+        #[arg(long, value_name = "DIR")]
+        dry_run: Option<PathBuf>,
+    },
+    /// Load and validate the configuration as the function would and print it (secrets as ***).
+    #[command(after_help = CONFIGURATION_HELP)]
+    Config,
+}
 
 /// Runs the command line with `args` (without the program name); returns the exit status.
 pub fn run(
@@ -42,34 +68,41 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (file, dry_run) = match args.as_slice() {
-        ["config"] => {
-            return match runtime(err) {
-                Some(rt) => rt.block_on(config_command(lookup, out, err)),
-                None => EXIT_FAILED,
-            }
-        }
-        ["invoke", file] => (*file, None),
-        ["invoke", file, "--dry-run", dir] | ["invoke", "--dry-run", dir, file] => {
-            (*file, Some(*dir))
-        }
-        ["--help"] | ["-h"] | ["help"] => {
-            let _ = writeln!(out, "{USAGE}");
-            return EXIT_OK;
-        }
-        ["--version"] | ["-V"] => {
-            let _ = writeln!(out, "sync-to-s3 {}", env!("CARGO_PKG_VERSION"));
-            return EXIT_OK;
-        }
-        _ => {
-            let _ = writeln!(err, "{USAGE}");
-            return EXIT_USAGE;
+    let cli = match Cli::try_parse_from(
+        std::iter::once("sync-to-s3").chain(args.iter().map(String::as_str)),
+    ) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are answers, on stdout; anything else is bad usage, on
+            // stderr, naming the argument clap could not take.
+            let text = e.render().to_string();
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = write!(out, "{text}");
+                    EXIT_OK
+                }
+                _ => {
+                    let _ = write!(err, "{text}");
+                    EXIT_USAGE
+                }
+            };
         }
     };
-    match runtime(err) {
-        Some(rt) => rt.block_on(invoke_command(file, dry_run, lookup, out, err)),
-        None => EXIT_FAILED,
+    let Some(rt) = runtime(err) else {
+        return EXIT_FAILED;
+    };
+    match cli.command {
+        Subcommand::Config => rt.block_on(config_command(lookup, out, err)),
+        Subcommand::Invoke {
+            event_file,
+            dry_run,
+        } => rt.block_on(invoke_command(
+            &event_file,
+            dry_run.as_deref(),
+            lookup,
+            out,
+            err,
+        )),
     }
 }
 
@@ -127,8 +160,8 @@ async fn config_command(
 }
 
 async fn invoke_command(
-    file: &str,
-    dry_run: Option<&str>,
+    file: &Path,
+    dry_run: Option<&Path>,
     lookup: &dyn Fn(&str) -> Option<String>,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -143,12 +176,16 @@ async fn invoke_command(
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => {
-            let _ = writeln!(err, "error: cannot read {file}: {e}");
+            let _ = writeln!(err, "error: cannot read {}: {e}", file.display());
             return EXIT_USAGE;
         }
     };
     let Ok(payload) = String::from_utf8(bytes) else {
-        let _ = writeln!(err, "error: invocation failed: {file} is not UTF-8");
+        let _ = writeln!(
+            err,
+            "error: invocation failed: {} is not UTF-8",
+            file.display()
+        );
         return EXIT_FAILED;
     };
     let result = match dry_run {
@@ -185,4 +222,88 @@ pub fn now_unix_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_cli(args: &[&str]) -> (i32, String, String) {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let lookup = |name: &str| {
+            (name == "SYNC_CONFIG").then(|| r#"{"s3_aws_bucket_name":"b-1"}"#.to_owned())
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run(&args, &lookup, &mut out, &mut err);
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[test]
+    fn every_subcommand_has_help_on_stdout() {
+        for args in [
+            &["--help"][..],
+            &["invoke", "--help"],
+            &["config", "--help"],
+            &["help", "invoke"],
+        ] {
+            let (code, out, err) = run_cli(args);
+            assert_eq!(code, EXIT_OK, "{args:?}: {err}");
+            assert!(out.contains("Usage: sync-to-s3"), "{args:?}: {out}");
+            assert!(out.contains("SYNC_CONFIG"), "{args:?}: {out}");
+        }
+        let (code, out, _) = run_cli(&["invoke", "--help"]);
+        assert_eq!(code, EXIT_OK);
+        assert!(out.contains("--dry-run <DIR>"), "{out}");
+        let (code, out, _) = run_cli(&["--version"]);
+        assert_eq!(
+            (code, out.trim()),
+            (EXIT_OK, concat!("sync-to-s3 ", env!("CARGO_PKG_VERSION")))
+        );
+    }
+
+    #[test]
+    fn dry_run_takes_both_spellings_and_either_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let payload = dir.path().join("event.json");
+        std::fs::write(&payload, r#"{"type":"track","userId":"u"}"#).unwrap();
+        let file = payload.to_str().unwrap();
+        for (i, form) in ["space", "equals", "first"].iter().enumerate() {
+            let out_dir = dir.path().join(format!("out{i}"));
+            let out_dir = out_dir.to_str().unwrap();
+            let with_equals = format!("--dry-run={out_dir}");
+            let args: Vec<&str> = match *form {
+                "space" => vec!["invoke", file, "--dry-run", out_dir],
+                "equals" => vec!["invoke", file, &with_equals],
+                _ => vec!["invoke", "--dry-run", out_dir, file],
+            };
+            let (code, out, err) = run_cli(&args);
+            assert_eq!(code, EXIT_OK, "{form}: {err}");
+            assert!(out.contains("\"ok\":true"), "{form}: {out}");
+            assert!(
+                std::fs::read_dir(out_dir).unwrap().next().is_some(),
+                "{form}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_usage_is_exit_2_naming_the_argument() {
+        let (code, _, err) = run_cli(&["invoke", "x.json", "--bogus"]);
+        assert_eq!(code, EXIT_USAGE);
+        assert!(err.contains("--bogus"), "{err}");
+        let (code, _, err) = run_cli(&["frobnicate"]);
+        assert_eq!(code, EXIT_USAGE);
+        assert!(err.contains("frobnicate"), "{err}");
+        let (code, _, err) = run_cli(&["invoke"]);
+        assert_eq!(code, EXIT_USAGE);
+        assert!(err.contains("EVENT_FILE"), "{err}");
+        assert_eq!(run_cli(&[]).0, EXIT_USAGE);
+        let (code, _, err) = run_cli(&["invoke", "/nonexistent/event.json"]);
+        assert_eq!(code, EXIT_USAGE);
+        assert!(err.contains("/nonexistent/event.json"), "{err}");
+    }
 }

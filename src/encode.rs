@@ -12,8 +12,14 @@ use crate::json;
 /// Why an object's bytes could not be made (only an I/O error of an in-memory writer, which
 /// does not happen in practice; kept as an error rather than a panic).
 #[derive(Debug, thiserror::Error)]
-#[error("could not encode an object: {0}")]
-pub struct EncodeError(String);
+pub enum EncodeError {
+    /// The csv writer failed.
+    #[error("could not encode an object as delimited text")]
+    Csv(#[from] csv::Error),
+    /// The gzip encoder (or the csv writer's final flush) failed.
+    #[error("could not encode an object")]
+    Io(#[from] std::io::Error),
+}
 
 /// Writes rows of cells as the spec's delimited text.
 pub struct DelimitedWriter {
@@ -42,9 +48,7 @@ impl DelimitedWriter {
         I: IntoIterator<Item = T>,
         T: AsRef<[u8]>,
     {
-        self.inner
-            .write_record(cells)
-            .map_err(|e| EncodeError(e.to_string()))
+        self.inner.write_record(cells).map_err(EncodeError::from)
     }
 
     /// The bytes written.
@@ -54,7 +58,7 @@ impl DelimitedWriter {
     pub fn finish(self) -> Result<Vec<u8>, EncodeError> {
         self.inner
             .into_inner()
-            .map_err(|e| EncodeError(e.error().to_string()))
+            .map_err(|e| EncodeError::Io(e.into_error()))
     }
 }
 
@@ -68,8 +72,8 @@ pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>, EncodeError> {
         Vec::with_capacity(bytes.len() / 4 + 64),
         flate2::Compression::default(),
     );
-    e.write_all(bytes).map_err(|e| EncodeError(e.to_string()))?;
-    e.finish().map_err(|e| EncodeError(e.to_string()))
+    e.write_all(bytes)?;
+    Ok(e.finish()?)
 }
 
 /// Appends one rejected item as an NDJSON line (SPEC 6).

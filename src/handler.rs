@@ -250,30 +250,26 @@ impl<S: ObjectSink> App<S> {
     }
 
     async fn put_one(&self, o: &PlannedObject, cutoff: Option<Instant>) -> Result<(), SinkError> {
-        let fail = |message: String| SinkError {
-            key: o.key.clone(),
-            class: ErrorClass::Permanent,
-            message,
-        };
         if let Some(why) = &o.unwritable {
-            return Err(fail(why.clone()));
+            return Err(SinkError::new(&o.key, ErrorClass::Permanent, why.clone()));
         }
         let Some(cutoff) = cutoff else {
             return self.sink.put(o).await;
         };
+        let late = |what: &str| {
+            SinkError::new(
+                &o.key,
+                ErrorClass::Transient,
+                format!("{what}: the invocation deadline is too near"),
+            )
+        };
         let left = cutoff.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(SinkError {
-                class: ErrorClass::Transient,
-                ..fail("not started: the invocation deadline is too near".to_owned())
-            });
+            return Err(late("not started"));
         }
         match tokio::time::timeout(left, self.sink.put(o)).await {
             Ok(r) => r,
-            Err(_) => Err(SinkError {
-                class: ErrorClass::Transient,
-                ..fail("abandoned: the invocation deadline is too near".to_owned())
-            }),
+            Err(elapsed) => Err(late("abandoned").caused_by(elapsed)),
         }
     }
 }
@@ -417,39 +413,43 @@ mod tests {
             r#""authorization":"Basic {}""#,
             base64::engine::general_purpose::STANDARD.encode("wk:")
         );
-        assert_eq!(status(&a, &http("GET", "{}", "")).await.0, 405);
-        assert_eq!(status(&a, &http("POST", "nope", "")).await.0, 400);
-        assert_eq!(
-            status(&a, &http("POST", r#"{"type":"track"}"#, "")).await.0,
-            401
-        );
-        assert_eq!(status(&a, &http("POST", "\"str\"", &basic)).await.0, 400);
-        assert_eq!(
-            status(&a, &http("POST", r#"{"type":"track"}"#, &basic))
-                .await
-                .0,
-            200
-        );
-        assert_eq!(
-            status(&a, &http("POST", r#"{"type":"track","writeKey":"wk"}"#, ""))
-                .await
-                .0,
-            200
-        );
-        assert_eq!(
-            status(
-                &a,
-                &http(
+        // Each refusal writes nothing; each acceptance writes its own object (the events differ,
+        // so their content-addressed keys do too).
+        let refused = [
+            (http("GET", "{}", ""), 405),
+            (http("POST", "nope", ""), 400),
+            (http("POST", r#"{"type":"track","userId":"a"}"#, ""), 401),
+            (http("POST", "\"str\"", &basic), 400),
+            (
+                http(
                     "POST",
-                    r#"{"batch":[{"type":"track"}],"writeKey":"wx"}"#,
-                    ""
-                )
-            )
-            .await
-            .0,
-            401
-        );
-        assert!(a.sink.objects().len() <= 2);
+                    r#"{"batch":[{"type":"track","userId":"b"}],"writeKey":"wx"}"#,
+                    "",
+                ),
+                401,
+            ),
+        ];
+        for (payload, want) in &refused {
+            assert_eq!(status(&a, payload).await.0, *want, "{payload}");
+            assert!(a.sink.objects().is_empty(), "a {want} wrote something");
+        }
+        let (code, body) = status(
+            &a,
+            &http("POST", r#"{"type":"track","userId":"c"}"#, &basic),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+        let (code, body) = status(
+            &a,
+            &http(
+                "POST",
+                r#"{"type":"track","userId":"d","writeKey":"wk"}"#,
+                "",
+            ),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(a.sink.objects().len(), 2, "{:?}", a.sink.objects().keys());
     }
 
     #[tokio::test]

@@ -139,14 +139,6 @@ impl Function {
         event: LambdaEvent<Box<RawValue>>,
     ) -> Result<Box<RawValue>, InvokeError> {
         let started = Instant::now();
-        #[cfg(feature = "test-panic")]
-        if event
-            .payload
-            .get()
-            .contains("\"__sync_to_s3_test_panic__\"")
-        {
-            panic!("panic injected by the test-panic feature");
-        }
         let live = self.current().await;
         let now_ms = now_unix_ms();
         let deadline_ms = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);

@@ -157,7 +157,7 @@ fn finish(
         }),
         Err(e) => Err(Early::Failed {
             source: door.name(),
-            error: InvokeError::Write(e.to_string()),
+            error: InvokeError::Write(crate::response::error_chain(&e)),
         }),
     }
 }

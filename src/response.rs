@@ -158,3 +158,15 @@ pub enum InvokeError {
     #[error("{0}")]
     Write(String),
 }
+
+/// An error and its sources on one line, `outer: inner: innermost`, for answers and logs.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

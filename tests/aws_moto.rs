@@ -93,6 +93,10 @@ struct Lambda {
 
 impl Lambda {
     fn start(aws: &LocalAws, env: &[(&str, &str)]) -> Lambda {
+        Lambda::start_binary(Path::new(BIN), aws, env)
+    }
+
+    fn start_binary(binary: &Path, aws: &LocalAws, env: &[(&str, &str)]) -> Lambda {
         let api = RuntimeApi::start();
         let log = tempfile::NamedTempFile::new().expect("log file");
         // Both streams append to one file, as Lambda gathers them into one log stream.
@@ -103,7 +107,7 @@ impl Lambda {
                 .expect("log")
         };
         let child = api
-            .function_command(BIN, false)
+            .function_command(binary, false)
             .envs(aws.env())
             .env("SYNC_ATTEMPT_TIMEOUT_MS", "5000")
             .envs(env.iter().copied())
@@ -561,17 +565,35 @@ fn an_ssm_configuration_is_read_again_after_its_ttl() {
     assert!(f.logs().contains("compresion"), "{}", f.logs());
 }
 
-#[cfg(feature = "test-panic")]
+/// `examples/panicking_function.rs`, built beside this test by `cargo test --all-targets`.
+fn panicking_function() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let debug = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let path = debug.join("examples").join("panicking_function");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo test --all-targets` (or `make test`), which builds the examples",
+        path.display()
+    );
+    path
+}
+
 #[test]
 fn a_panic_fails_its_invocation_only_and_the_runtime_serves_the_next() {
     let aws = LocalAws::start();
     create_bucket(&aws, "exports-10");
-    let f = Lambda::start(&aws, &[("SYNC_CONFIG", &config("exports-10", json!({})))]);
-    // GIVEN a payload that makes the handler panic (test-only trigger)
-    let outcome = f.api.invoke(
-        r#"{"__sync_to_s3_test_panic__": true}"#,
-        Duration::from_secs(30),
+    let f = Lambda::start_binary(
+        &panicking_function(),
+        &aws,
+        &[("SYNC_CONFIG", &config("exports-10", json!({})))],
     );
+    // GIVEN a payload that makes the service panic (the test binary's trigger)
+    let outcome = f
+        .api
+        .invoke(r#"{"__panic__": true}"#, Duration::from_secs(30));
     // THEN that invocation fails with an error...
     assert!(
         matches!(outcome, Some(Outcome::Error(_))),

@@ -8,9 +8,9 @@
 //! or the API Gateway response with its JSON body) and every file under the dry-run directory, none
 //! more: its key against an anchored regex, `{id}` against the SHA-256 of the stored bytes, gzip or
 //! not, and its content (rows byte for byte, rejected items as NDJSON lines in any order). In every
-//! case the configuration's secrets must not appear on stdout or stderr. One test runs all the cases
-//! and lists every failure at the end. To run one case, or a few, filter by a substring of the
-//! directory name: `SYNC_CONFORMANCE_ONLY=26-batch cargo test --test conformance -- --nocapture`.
+//! case the configuration's secrets must not appear on stdout or stderr. Each case is one test, named
+//! after its directory; to run one case, or a few, filter by a substring of the name:
+//! `cargo test --test conformance -- 26-batch` (or `SYNC_CONFORMANCE_ONLY=26-batch`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -45,40 +45,38 @@ const QUOTE_CHARS: usize = 200;
 /// How many bytes of content a difference shows on each side of the first differing byte.
 const DIFF_CONTEXT_BYTES: usize = 60;
 
-#[test]
-fn every_conformance_case_passes_through_the_binary() {
+/// One test per case (libtest-mimic), named after its directory, so that `cargo test` counts
+/// and names each failing case; `cargo test --test conformance -- 26-batch` runs the cases whose
+/// name contains `26-batch`.
+fn main() -> std::process::ExitCode {
+    let args = libtest_mimic::Arguments::from_args();
     let root = conformance_dir();
     let cases = case_dirs(&root);
-    assert!(
-        !cases.is_empty(),
-        "no conformance case directory under {} (SYNC_CONFORMANCE_ONLY={:?})",
-        root.display(),
-        std::env::var("SYNC_CONFORMANCE_ONLY").ok(),
-    );
-
-    let failures: Vec<(String, Vec<String>)> = cases
-        .iter()
-        .map(|case| (case_name(case), run_case(case)))
-        .filter(|(_, problems)| !problems.is_empty())
+    if cases.is_empty() {
+        eprintln!(
+            "no conformance case directory under {} (SYNC_CONFORMANCE_ONLY={:?})",
+            root.display(),
+            std::env::var("SYNC_CONFORMANCE_ONLY").ok(),
+        );
+        return std::process::ExitCode::FAILURE;
+    }
+    let trials = cases
+        .into_iter()
+        .map(|case| {
+            libtest_mimic::Trial::test(case_name(&case), move || {
+                let problems = run_case(&case);
+                if problems.is_empty() {
+                    return Ok(());
+                }
+                let mut report = format!("binary {BINARY}, case {}:\n", case.display());
+                for problem in &problems {
+                    let _ = writeln!(report, "  - {}", problem.replace('\n', "\n    "));
+                }
+                Err(report.into())
+            })
+        })
         .collect();
-
-    if failures.is_empty() {
-        println!("{} cases passed", cases.len());
-        return;
-    }
-    let mut report = format!(
-        "{} of {} conformance cases failed (binary {BINARY}, cases {}):\n",
-        failures.len(),
-        cases.len(),
-        root.display(),
-    );
-    for (name, problems) in &failures {
-        let _ = writeln!(report, "\n{name}:");
-        for problem in problems {
-            let _ = writeln!(report, "  - {}", problem.replace('\n', "\n    "));
-        }
-    }
-    panic!("{report}");
+    libtest_mimic::run(&args, trials).exit_code()
 }
 
 /// What one run of the binary produced.

@@ -1,10 +1,11 @@
 //! Handler tests over the sample payloads in `events/` (the same files users invoke), with the
 //! sample configuration and an in-memory sink: what each kind of payload answers and writes.
 
-use std::collections::BTreeMap;
+#[path = "support/inproc.rs"]
+mod inproc;
 
-use sync_to_s3::config::Config;
-use sync_to_s3::handler::{App, Invocation, Response};
+use inproc::{inv, Objects};
+use sync_to_s3::handler::{App, Response};
 use sync_to_s3::sink::memory::MemorySink;
 
 fn read(name: &str) -> String {
@@ -13,20 +14,14 @@ fn read(name: &str) -> String {
 }
 
 fn app(sink: MemorySink) -> App<MemorySink> {
-    let config = Config::load(Some(&read("config.json")), "events/config.json", &|_| None)
-        .expect("the sample configuration is valid");
-    App::new(config, sink)
-}
-
-fn inv() -> Invocation {
-    Invocation::starting_now(1_795_478_400_000, None)
+    inproc::app_on(&read("config.json"), sink)
 }
 
 fn text(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).expect("UTF-8")
 }
 
-fn by_prefix(objects: &BTreeMap<String, (Vec<u8>, &'static str)>, prefix: &str) -> Vec<String> {
+fn by_prefix(objects: &Objects, prefix: &str) -> Vec<String> {
     objects
         .iter()
         .filter(|(k, _)| k.starts_with(prefix))
@@ -159,10 +154,13 @@ async fn merged_batch_context_reaches_the_rows() {
         .await
         .expect("handled");
     let objects = a.sink.objects();
-    for row in by_prefix(&objects, "track/") {
+    let track = by_prefix(&objects, "track/");
+    let rows: Vec<&str> = track.iter().flat_map(|t| t.lines().skip(1)).collect();
+    assert_eq!(rows.len(), 2, "the sample's two tracks: {track:?}");
+    for row in rows {
         assert!(
             row.contains("\"\"library\"\""),
-            "the batch context is merged into each event"
+            "the batch context is merged into each event: {row}"
         );
     }
 }

@@ -4,23 +4,23 @@
 //!
 //! The in-memory sink stands in for S3 here: this file is about input, `aws_moto.rs` about the wire.
 
-use std::collections::BTreeMap;
+#[path = "support/inproc.rs"]
+mod inproc;
+
 use std::io::Write;
 
 use base64::Engine;
+use inproc::{inv, Objects};
 use serde_json::{json, Value};
 use sync_to_s3::config::Config;
-use sync_to_s3::handler::{App, Invocation, Response};
+use sync_to_s3::handler::{App, Response};
 use sync_to_s3::input::MAX_BODY_BYTES;
 use sync_to_s3::sink::memory::MemorySink;
-
-type Objects = BTreeMap<String, (Vec<u8>, &'static str)>;
 
 fn app(config: Value) -> App<MemorySink> {
     let mut config = config;
     config["s3_aws_bucket_name"] = json!("hostile-bucket");
-    let config = Config::load(Some(&config.to_string()), "test", &|_| None).expect("valid config");
-    App::new(config, MemorySink::new())
+    inproc::app(&config.to_string())
 }
 
 /// Every event taken, four columns, the folder from the event.
@@ -41,42 +41,12 @@ fn plain() -> Value {
     })
 }
 
-fn inv() -> Invocation {
-    Invocation::starting_now(1_795_478_400_000, None)
-}
-
 fn sqs(bodies: &[String]) -> String {
-    let records: Vec<Value> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| {
-            json!({
-                "messageId": format!("m{i}"),
-                "receiptHandle": "h",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "0",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:events",
-                "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    json!({ "Records": records }).to_string()
+    inproc::sqs_payload(bodies)
 }
 
 fn http(body: &str, base64: bool, headers: Value) -> String {
-    json!({
-        "version": "2.0",
-        "routeKey": "POST /v1/batch",
-        "rawPath": "/v1/batch",
-        "headers": headers,
-        "requestContext": {"http": {"method": "POST", "path": "/v1/batch"}, "requestId": "r1"},
-        "body": body,
-        "isBase64Encoded": base64
-    })
-    .to_string()
+    inproc::http_payload("/v1/batch", body, base64, headers)
 }
 
 fn b64(bytes: &[u8]) -> String {

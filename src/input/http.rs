@@ -139,11 +139,13 @@ impl<'p> HttpRequest<'p> {
 }
 
 /// Why an API Gateway body is refused before it is parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
     /// 400: bad base64, bad gzip, unsupported encoding, not UTF-8, or no body.
+    #[error("{0}")]
     Bad(String),
     /// 413: larger than [`MAX_BODY_BYTES`] once decoded.
+    #[error("the body is larger than 32 MiB once decompressed")]
     TooLarge,
 }
 
@@ -251,10 +253,7 @@ impl HttpRequest<'_> {
             ));
         };
         let text = decode_http_body(self).map_err(|e| match e {
-            BodyError::TooLarge => Refusal::Status(
-                413,
-                "the body is larger than 32 MiB once decompressed".to_owned(),
-            ),
+            BodyError::TooLarge => Refusal::Status(413, e.to_string()),
             BodyError::Bad(why) => Refusal::Status(400, why),
         })?;
         Ok(Accepted { endpoint, text })

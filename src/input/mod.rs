@@ -170,7 +170,8 @@ pub struct Items<'a> {
 }
 
 /// Why a whole document is unusable (API Gateway 400, direct invoke failure).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct Unusable(pub String);
 
 /// Collects the events of one document (an event, a batch object or an array) into `items`.

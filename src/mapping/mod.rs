@@ -7,21 +7,14 @@
 
 pub mod subscription;
 
-use std::fmt;
-
 use sha2::{Digest, Sha256};
 
 use crate::json::{self, Value};
 
 /// Why a directive in the configuration cannot be compiled.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct DirectiveError(pub String);
-
-impl fmt::Display for DirectiveError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 fn derr<T>(msg: impl Into<String>) -> Result<T, DirectiveError> {
     Err(DirectiveError(msg.into()))

@@ -41,16 +41,13 @@ impl DirSink {
 
 impl ObjectSink for DirSink {
     async fn put(&self, object: &PlannedObject) -> Result<(), SinkError> {
-        let fail = |message: String| SinkError {
-            key: object.key.clone(),
-            class: ErrorClass::Permanent,
-            message,
-        };
+        let fail = |message: String| SinkError::new(&object.key, ErrorClass::Permanent, message);
+        let io = |e: std::io::Error| fail(e.to_string()).caused_by(e);
         let path = self.path_of(&object.key).map_err(fail)?;
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
+            std::fs::create_dir_all(parent).map_err(io)?;
         }
-        std::fs::write(&path, &object.body).map_err(|e| fail(e.to_string()))
+        std::fs::write(&path, &object.body).map_err(io)
     }
 }
 

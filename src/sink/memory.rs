@@ -42,11 +42,11 @@ impl MemorySink {
 impl ObjectSink for MemorySink {
     async fn put(&self, object: &PlannedObject) -> Result<(), SinkError> {
         if self.fail_when.as_ref().is_some_and(|f| f(&object.key)) {
-            return Err(SinkError {
-                key: object.key.clone(),
-                class: ErrorClass::Transient,
-                message: "injected failure".to_owned(),
-            });
+            return Err(SinkError::new(
+                &object.key,
+                ErrorClass::Transient,
+                "injected failure",
+            ));
         }
         let mut map = self
             .objects

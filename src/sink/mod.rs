@@ -11,6 +11,7 @@ pub mod memory;
 pub mod s3;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use crate::plan::PlannedObject;
 
@@ -34,16 +35,42 @@ impl ErrorClass {
     }
 }
 
+/// The error a sink got from below (the SDK's, the file system's), shared so that a
+/// [`SinkError`] stays cheap to clone.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// An object that was not stored.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("could not write {key} ({}): {message}", class.as_str())]
 pub struct SinkError {
     /// The object's key.
     pub key: String,
     /// Transient or permanent.
     pub class: ErrorClass,
-    /// What went wrong (an error code and message; never object content).
+    /// What went wrong, on one line (an error code and message; never object content).
     pub message: String,
+    /// The error underneath, when there is one.
+    #[source]
+    pub cause: Option<Cause>,
+}
+
+impl SinkError {
+    /// A failure with no error underneath (a refused key, a deadline, an injected fault).
+    pub fn new(key: &str, class: ErrorClass, message: impl Into<String>) -> SinkError {
+        SinkError {
+            key: key.to_owned(),
+            class,
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// The same failure, keeping `cause` as its source.
+    #[must_use]
+    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> SinkError {
+        self.cause = Some(Arc::new(cause));
+        self
+    }
 }
 
 /// Stores objects.

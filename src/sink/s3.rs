@@ -74,10 +74,10 @@ impl ObjectSink for S3Sink {
         if let Some(acl) = &self.acl {
             req = req.acl(ObjectCannedAcl::from(acl.as_str()));
         }
-        req.send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify(&object.key, &e))
+        req.send().await.map(|_| ()).map_err(|e| {
+            let failure = classify(&object.key, &e);
+            failure.caused_by(e)
+        })
     }
 }
 
@@ -114,9 +114,5 @@ fn classify(key: &str, e: &SdkError<PutObjectError>) -> SinkError {
         SdkError::ResponseError(_) => (ErrorClass::Transient, DisplayErrorContext(e).to_string()),
         _ => (ErrorClass::Permanent, DisplayErrorContext(e).to_string()),
     };
-    SinkError {
-        key: key.to_owned(),
-        class,
-        message,
-    }
+    SinkError::new(key, class, message)
 }

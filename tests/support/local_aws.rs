@@ -26,11 +26,19 @@ pub fn python() -> PathBuf {
         return PathBuf::from(p);
     }
     let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"));
-    assert!(
-        p.exists(),
-        "{} is missing: run `make venv` (make test does it) to install moto",
-        p.display()
-    );
+    if !p.exists() {
+        // One clear line, not a panic in every test: the tests against the local AWS need the
+        // project's venv, which `make test` prepares before it runs `cargo test`.
+        // Written to stderr itself: the test harness captures eprintln!, and would drop it
+        // when the process exits.
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: {} is missing; run `make test` (or `make venv` first), which installs moto \
+             for the tests against a local AWS",
+            p.display()
+        );
+        std::process::exit(2);
+    }
     p
 }
 
