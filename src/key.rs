@@ -6,7 +6,18 @@
 //! their place: only `[A-Za-z0-9!-_.*'()/]` survive, empty segments go, `.` and `..` become `_`.
 //! Pure: the time is passed in as a [`Stamp`].
 
-use crate::config::Compression;
+use crate::format::Compression;
+use crate::mapping::push_hex;
+
+/// The default object key layout (SPEC 2.2).
+pub const DEFAULT_KEY_TEMPLATE: &str = "{folder}{type}/{prefix_}{time}_{id}.{ext}";
+
+/// `{id}`: the first 16 lower-case hex digits of the SHA-256 of the bytes as stored.
+pub fn content_id(sha256: &[u8; 32]) -> String {
+    let mut id = String::with_capacity(16);
+    push_hex(&sha256[..8], &mut id);
+    id
+}
 
 /// Keys longer than this are refused by S3.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -333,7 +344,7 @@ mod tests {
 
     #[test]
     fn default_template_renders() {
-        let t = KeyTemplate::parse(crate::config::DEFAULT_KEY_TEMPLATE).unwrap();
+        let t = KeyTemplate::parse(DEFAULT_KEY_TEMPLATE).unwrap();
         let st = stamp();
         assert_eq!(
             t.render(&parts("", &st)),

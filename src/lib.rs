@@ -8,7 +8,7 @@
 //! - [`config`]: the configuration document, environment overrides and validation;
 //! - [`input`]: Lambda payload shapes (SQS, API Gateway v1/v2, direct) and the events in them;
 //! - [`mapping`]: directives, cells, transforms and subscriptions;
-//! - [`plan`], [`encode`], [`key`]: rows grouped into objects, their bytes and keys;
+//! - [`plan`], [`format`], [`key`]: rows grouped into objects, their bytes and keys;
 //! - [`sink`]: the one trait over storage, with the dry-run directory and in-memory sinks;
 //! - [`pipeline`]: the one pure pipeline, payload → door checks → events → planned objects;
 //! - [`response`]: the answers, per door;
@@ -26,7 +26,7 @@ pub mod bench_support;
 #[cfg(feature = "aws")]
 pub mod cli;
 pub mod config;
-pub mod encode;
+pub mod format;
 pub mod handler;
 pub mod input;
 pub mod json;

@@ -10,37 +10,17 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 
 use crate::config::{Compression, Config, Mapping};
-use crate::encode::{self, DelimitedWriter, EncodeError};
+use crate::format::{self, digest, DelimitedWriter, EncodeError, GZIP_CONTENT_TYPE};
 use crate::input::{Event, Rejected, EVENT_TYPES};
 use crate::json::Value;
-use crate::key::{self, KeyParts, Stamp, MAX_KEY_BYTES};
-use crate::mapping::{push_hex, render_value, Directive, Resolved};
+use crate::key::{self, content_id, KeyParts, Stamp, MAX_KEY_BYTES};
+use crate::mapping::row::render_row;
+use crate::mapping::Directive;
 
-/// Content type of the rejected-items object.
-pub const NDJSON_CONTENT_TYPE: &str = "application/x-ndjson";
-
-/// One object to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedObject {
-    /// The object key.
-    pub key: String,
-    /// The bytes as stored (compressed when configured); cheap to clone for retries.
-    pub body: Bytes,
-    /// SHA-256 of `body`, sent with the upload so that S3 verifies it.
-    pub sha256: [u8; 32],
-    /// `Content-Type` to store it with.
-    pub content_type: &'static str,
-    /// Indices of the messages whose rows or rejected items it holds, ascending.
-    pub sources: Vec<u32>,
-    /// Data rows in it (rejected items for the error object).
-    pub rows: usize,
-    /// Set when the object cannot be written at all (its key is too long); it then fails its
-    /// messages like a failed upload.
-    pub unwritable: Option<String>,
-}
+pub use crate::format::NDJSON_CONTENT_TYPE;
+pub use crate::sink::PlannedObject;
 
 /// Everything one invocation writes, and its counts.
 #[derive(Debug, Clone, Default)]
@@ -168,7 +148,7 @@ fn data_object(
     sources.dedup();
     let mut body = w.finish()?;
     if config.compression == Compression::Gzip {
-        body = encode::gzip(&body)?;
+        body = format::gzip(&body)?;
     }
     let sha256 = digest(&body);
     let id = content_id(&sha256);
@@ -183,7 +163,7 @@ fn data_object(
         compression: config.compression,
     });
     let content_type = match config.compression {
-        Compression::Gzip => "application/gzip",
+        Compression::Gzip => GZIP_CONTENT_TYPE,
         Compression::None => mapping.file_extension.content_type(),
     };
     Ok(PlannedObject {
@@ -197,58 +177,6 @@ fn data_object(
     })
 }
 
-/// Renders one row's cells into `cells` (one buffer per header cell, reused across rows).
-pub fn render_row(mapping: &Mapping, event: &Value<'_>, batch_size: &str, cells: &mut [String]) {
-    for c in cells.iter_mut() {
-        c.clear();
-    }
-    let mut next = 0;
-    for (column, cell) in mapping.columns.iter().zip(cells.iter_mut()) {
-        column.directive.render(event, cell);
-        if let Some(t) = &column.transform {
-            t.apply(cell);
-        }
-        next += 1;
-    }
-    if mapping.audience_action_column.is_some() {
-        if let Some(cell) = cells.get_mut(next) {
-            audience_action(mapping, event, cell);
-        }
-        next += 1;
-    }
-    if mapping.batch_size_column.is_some() {
-        if let Some(cell) = cells.get_mut(next) {
-            cell.push_str(batch_size);
-        }
-    }
-}
-
-/// `traits_or_props[computation_key]` as a cell; empty when either is missing.
-fn audience_action(mapping: &Mapping, event: &Value<'_>, out: &mut String) {
-    let resolved = mapping.traits_or_props.resolve(event);
-    let source = match &resolved {
-        Resolved::Value(v) => Some(v.resolved()),
-        _ => None,
-    };
-    let literal = match &resolved {
-        Resolved::Literal(v) => Some(*v),
-        _ => None,
-    };
-    if !matches!(source, Some(Value::Object(_))) && !matches!(literal, Some(Value::Object(_))) {
-        return;
-    }
-    let mut key = String::new();
-    mapping.computation_key.render(event, &mut key);
-    if key.is_empty() {
-        return;
-    }
-    if let Some(v) = source.and_then(|s| s.get(&key)) {
-        render_value(v, out);
-    } else if let Some(v) = literal.and_then(|l| l.get(&key)) {
-        render_value(v, out);
-    }
-}
-
 fn error_object(
     config: &Config,
     rejected: &[Rejected],
@@ -259,7 +187,7 @@ fn error_object(
     let mut sources = Vec::with_capacity(rejected.len());
     for r in rejected {
         let reason = r.reason.replace(['\n', '\r'], " ");
-        encode::ndjson_line(&reason, &source_name(r.source), r.index, &r.body, &mut text);
+        format::ndjson_line(&reason, &source_name(r.source), r.index, &r.body, &mut text);
         sources.push(r.source);
     }
     sources.sort_unstable();
@@ -285,18 +213,6 @@ fn too_long(key: &str) -> Option<String> {
             key.len()
         )
     })
-}
-
-/// The SHA-256 of `body`.
-pub fn digest(body: &[u8]) -> [u8; 32] {
-    Sha256::digest(body).into()
-}
-
-/// `{id}`: the first 16 lower-case hex digits of the SHA-256 of the bytes as stored.
-pub fn content_id(sha256: &[u8; 32]) -> String {
-    let mut id = String::with_capacity(16);
-    push_hex(&sha256[..8], &mut id);
-    id
 }
 
 #[cfg(test)]

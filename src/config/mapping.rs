@@ -7,6 +7,7 @@ use std::borrow::Cow;
 
 use super::{check_unique_keys, suggest, ConfigError};
 use crate::json::{self, Value};
+pub use crate::mapping::row::{Column, FileExtension, Mapping};
 use crate::mapping::subscription::Subscription;
 use crate::mapping::{Directive, Normalize, Transform};
 
@@ -59,88 +60,7 @@ const DELIMITERS: [(&str, u8); 5] = [
     (":", b':'),
 ];
 
-/// The file extension of a mapping's objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileExtension {
-    /// `csv`, content type `text/csv`.
-    Csv,
-    /// `txt`, content type `text/plain`.
-    Txt,
-}
-
-impl FileExtension {
-    /// The extension text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileExtension::Csv => "csv",
-            FileExtension::Txt => "txt",
-        }
-    }
-
-    /// The object's content type when not compressed.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            FileExtension::Csv => "text/csv",
-            FileExtension::Txt => "text/plain",
-        }
-    }
-}
-
-/// One output column.
-#[derive(Debug, Clone)]
-pub struct Column {
-    /// The column name as configured.
-    pub name: String,
-    /// Where its value comes from.
-    pub directive: Directive,
-    /// Its `columns_to_transform` entry, if any.
-    pub transform: Option<Transform>,
-}
-
-/// A compiled mapping.
-#[derive(Debug, Clone)]
-pub struct Mapping {
-    /// Label used in logs and in the `{mapping}` key token.
-    pub name: String,
-    /// Which events this mapping takes.
-    pub subscription: Subscription,
-    /// The configured columns that are kept, in order.
-    pub columns: Vec<Column>,
-    /// The audience action column's name, unless dropped.
-    pub audience_action_column: Option<String>,
-    /// The batch size column's name, unless dropped.
-    pub batch_size_column: Option<String>,
-    /// Source object of the audience action.
-    pub traits_or_props: Directive,
-    /// Key looked up in `traits_or_props`.
-    pub computation_key: Directive,
-    /// Most rows in one object.
-    pub batch_size: usize,
-    /// The folder directive.
-    pub folder: Directive,
-    /// File name prefix as configured.
-    pub filename_prefix: String,
-    /// The delimiter byte.
-    pub delimiter: u8,
-    /// `csv` or `txt`.
-    pub file_extension: FileExtension,
-    /// The effective mapping as JSON, for `sync-to-s3 config`.
-    pub(super) display: Value<'static>,
-}
-
 impl Mapping {
-    /// Header cell texts: every column name with each occurrence of the delimiter removed.
-    pub fn header(&self) -> Vec<String> {
-        let d = self.delimiter as char;
-        self.columns
-            .iter()
-            .map(|c| c.name.as_str())
-            .chain(self.audience_action_column.as_deref())
-            .chain(self.batch_size_column.as_deref())
-            .map(|name| name.replace(d, ""))
-            .collect()
-    }
-
     /// Compiles a mapping from its members. `at` is how errors name it (`mappings[0]`, or an
     /// empty string for a flat document).
     ///

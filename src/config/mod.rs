@@ -14,11 +14,10 @@ use std::fmt;
 
 pub use mapping::{Column, FileExtension, Mapping};
 
+pub use crate::format::Compression;
 use crate::json::{self, Value};
 use crate::key::KeyTemplate;
-
-/// The default object key layout.
-pub const DEFAULT_KEY_TEMPLATE: &str = "{folder}{type}/{prefix_}{time}_{id}.{ext}";
+pub use crate::key::DEFAULT_KEY_TEMPLATE;
 
 /// Top-level settings that the environment can override, in the order `config` prints them.
 pub const SETTINGS: [&str; 14] = [
@@ -93,15 +92,6 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("\"***\"")
     }
-}
-
-/// Object compression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// Plain text.
-    None,
-    /// gzip; keys end in `.gz`.
-    Gzip,
 }
 
 /// Server-side encryption for PutObject.

@@ -5,6 +5,7 @@
 //! applies `columns_to_transform` (normalise, then SHA-256). Everything here is pure: no I/O, no
 //! clock, no environment. Subscriptions (the FQL subset) live in [`subscription`].
 
+pub mod row;
 pub mod subscription;
 
 use sha2::{Digest, Sha256};

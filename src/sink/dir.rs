@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
+use super::PlannedObject;
 use super::{ErrorClass, ObjectSink, SinkError};
-use crate::plan::PlannedObject;
 
 /// Writes objects as files under a directory.
 #[derive(Debug, Clone)]

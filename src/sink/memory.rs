@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use super::PlannedObject;
 use super::{ErrorClass, ObjectSink, SinkError};
-use crate::plan::PlannedObject;
 
 type FailWhen = Box<dyn Fn(&str) -> bool + Send + Sync>;
 

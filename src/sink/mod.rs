@@ -13,7 +13,27 @@ pub mod s3;
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::plan::PlannedObject;
+use bytes::Bytes;
+
+/// One object to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedObject {
+    /// The object key.
+    pub key: String,
+    /// The bytes as stored (compressed when configured); cheap to clone for retries.
+    pub body: Bytes,
+    /// SHA-256 of `body`, sent with the upload so that S3 verifies it.
+    pub sha256: [u8; 32],
+    /// `Content-Type` to store it with.
+    pub content_type: &'static str,
+    /// Indices of the messages whose rows or rejected items it holds, ascending.
+    pub sources: Vec<u32>,
+    /// Data rows in it (rejected items for the error object).
+    pub rows: usize,
+    /// Set when the object cannot be written at all (its key is too long); it then fails its
+    /// messages like a failed upload.
+    pub unwritable: Option<String>,
+}
 
 /// Whether retrying later may help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

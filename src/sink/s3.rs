@@ -10,9 +10,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ObjectCannedAcl, ServerSideEncryption as SdkSse};
 use base64::Engine;
 
+use super::PlannedObject;
 use super::{ErrorClass, ObjectSink, SinkError};
 use crate::config::{Config, ServerSideEncryption};
-use crate::plan::PlannedObject;
 
 /// Error codes a retry later may cure.
 const TRANSIENT_CODES: [&str; 8] = [

@@ -1,0 +1,143 @@
+//! A compiled mapping and its rows (SPEC 2.3, 3.2): the columns and their header, and one row
+//! rendered against one event: each column's directive, its transform, then the audience action
+//! cell and the batch-size cell, in header order. `config::mapping` compiles a [`Mapping`] from
+//! the configuration document; this is what it compiles to.
+
+use super::subscription::Subscription;
+use super::{render_value, Directive, Resolved, Transform};
+use crate::json::Value;
+
+/// The file extension of a mapping's objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileExtension {
+    /// `csv`, content type `text/csv`.
+    Csv,
+    /// `txt`, content type `text/plain`.
+    Txt,
+}
+
+impl FileExtension {
+    /// The extension text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileExtension::Csv => "csv",
+            FileExtension::Txt => "txt",
+        }
+    }
+
+    /// The object's content type when not compressed.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            FileExtension::Csv => "text/csv",
+            FileExtension::Txt => "text/plain",
+        }
+    }
+}
+
+/// One output column.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// The column name as configured.
+    pub name: String,
+    /// Where its value comes from.
+    pub directive: Directive,
+    /// Its `columns_to_transform` entry, if any.
+    pub transform: Option<Transform>,
+}
+
+/// A compiled mapping.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    /// Label used in logs and in the `{mapping}` key token.
+    pub name: String,
+    /// Which events this mapping takes.
+    pub subscription: Subscription,
+    /// The configured columns that are kept, in order.
+    pub columns: Vec<Column>,
+    /// The audience action column's name, unless dropped.
+    pub audience_action_column: Option<String>,
+    /// The batch size column's name, unless dropped.
+    pub batch_size_column: Option<String>,
+    /// Source object of the audience action.
+    pub traits_or_props: Directive,
+    /// Key looked up in `traits_or_props`.
+    pub computation_key: Directive,
+    /// Most rows in one object.
+    pub batch_size: usize,
+    /// The folder directive.
+    pub folder: Directive,
+    /// File name prefix as configured.
+    pub filename_prefix: String,
+    /// The delimiter byte.
+    pub delimiter: u8,
+    /// `csv` or `txt`.
+    pub file_extension: FileExtension,
+    /// The effective mapping as JSON, for `sync-to-s3 config`.
+    pub(crate) display: Value<'static>,
+}
+
+impl Mapping {
+    /// Header cell texts: every column name with each occurrence of the delimiter removed.
+    pub fn header(&self) -> Vec<String> {
+        let d = self.delimiter as char;
+        self.columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .chain(self.audience_action_column.as_deref())
+            .chain(self.batch_size_column.as_deref())
+            .map(|name| name.replace(d, ""))
+            .collect()
+    }
+}
+
+/// Renders one row's cells into `cells` (one buffer per header cell, reused across rows).
+pub fn render_row(mapping: &Mapping, event: &Value<'_>, batch_size: &str, cells: &mut [String]) {
+    for c in cells.iter_mut() {
+        c.clear();
+    }
+    let mut next = 0;
+    for (column, cell) in mapping.columns.iter().zip(cells.iter_mut()) {
+        column.directive.render(event, cell);
+        if let Some(t) = &column.transform {
+            t.apply(cell);
+        }
+        next += 1;
+    }
+    if mapping.audience_action_column.is_some() {
+        if let Some(cell) = cells.get_mut(next) {
+            audience_action(mapping, event, cell);
+        }
+        next += 1;
+    }
+    if mapping.batch_size_column.is_some() {
+        if let Some(cell) = cells.get_mut(next) {
+            cell.push_str(batch_size);
+        }
+    }
+}
+
+/// `traits_or_props[computation_key]` as a cell; empty when either is missing.
+fn audience_action(mapping: &Mapping, event: &Value<'_>, out: &mut String) {
+    let resolved = mapping.traits_or_props.resolve(event);
+    let source = match &resolved {
+        Resolved::Value(v) => Some(v.resolved()),
+        _ => None,
+    };
+    let literal = match &resolved {
+        Resolved::Literal(v) => Some(*v),
+        _ => None,
+    };
+    if !matches!(source, Some(Value::Object(_))) && !matches!(literal, Some(Value::Object(_))) {
+        return;
+    }
+    let mut key = String::new();
+    mapping.computation_key.render(event, &mut key);
+    if key.is_empty() {
+        return;
+    }
+    if let Some(v) = source.and_then(|s| s.get(&key)) {
+        render_value(v, out);
+    } else if let Some(v) = literal.and_then(|l| l.get(&key)) {
+        render_value(v, out);
+    }
+}
