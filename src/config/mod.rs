@@ -8,6 +8,7 @@
 //! map. Every error names the offending key; no error message or display ever shows a secret.
 
 pub mod mapping;
+mod settings;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -18,35 +19,6 @@ pub use crate::format::Compression;
 use crate::json::{self, Value};
 use crate::key::KeyTemplate;
 pub use crate::key::DEFAULT_KEY_TEMPLATE;
-
-/// Top-level settings that the environment can override, in the order `config` prints them.
-pub const SETTINGS: [&str; 14] = [
-    "s3_aws_bucket_name",
-    "s3_aws_region",
-    "iam_role_arn",
-    "iam_external_id",
-    "iam_role_session_name",
-    "write_keys",
-    "key_template",
-    "error_prefix",
-    "compression",
-    "server_side_encryption",
-    "ssekms_key_id",
-    "acl",
-    "config_ttl_seconds",
-    "receipt_fields",
-];
-
-/// S3's canned ACLs.
-const CANNED_ACLS: [&str; 7] = [
-    "private",
-    "public-read",
-    "public-read-write",
-    "authenticated-read",
-    "aws-exec-read",
-    "bucket-owner-read",
-    "bucket-owner-full-control",
-];
 
 /// An invalid configuration: which key, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -219,14 +191,14 @@ impl Config {
         let mut mappings_value = None;
         let mut flat = Vec::new();
         for (k, v) in &members {
-            if let Some(name) = SETTINGS.iter().find(|s| **s == k.as_ref()) {
-                settings.push((name, Setting::Doc(v)));
+            if let Some(spec) = settings::spec(k) {
+                settings.push((spec.name, Setting::Doc(v)));
             } else if k == "mappings" {
                 mappings_value = Some(v);
             } else if mapping::MAPPING_KEYS.contains(&k.as_ref()) {
                 flat.push((k.clone(), v.clone()));
             } else {
-                let mut known: Vec<&str> = SETTINGS.to_vec();
+                let mut known: Vec<&str> = settings::SETTINGS.iter().map(|s| s.name).collect();
                 known.push("mappings");
                 known.extend(mapping::MAPPING_KEYS);
                 return Err(ConfigError::new(
@@ -235,7 +207,7 @@ impl Config {
                 ));
             }
         }
-        for name in SETTINGS {
+        for name in settings::SETTINGS.iter().map(|s| s.name) {
             let env = name.to_ascii_uppercase();
             if let Some(text) = lookup(&env) {
                 settings.retain(|(n, _)| *n != name);
@@ -244,181 +216,10 @@ impl Config {
         }
         let get = |name: &str| settings.iter().find(|(n, _)| *n == name).map(|(_, s)| s);
 
-        let bucket = match get("s3_aws_bucket_name")
-            .map(|s| s.string("s3_aws_bucket_name"))
-            .transpose()?
-        {
-            Some(Some(b)) if !b.is_empty() => b,
-            _ => {
-                return Err(ConfigError::new(
-                    "s3_aws_bucket_name",
-                    "is required: set it in the document or as S3_AWS_BUCKET_NAME",
-                ))
-            }
-        };
-        check_bucket_name(&bucket).map_err(|r| {
-            ConfigError::new(key_of(get("s3_aws_bucket_name"), "s3_aws_bucket_name"), r)
-        })?;
-
-        let optional = |name: &str| -> Result<Option<String>, ConfigError> {
-            Ok(get(name)
-                .map(|s| s.string(name))
-                .transpose()?
-                .flatten()
-                .filter(|s| !s.is_empty()))
-        };
-        let region = optional("s3_aws_region")?
-            .or_else(|| lookup("AWS_REGION").filter(|r| !r.is_empty()))
-            .or_else(|| lookup("AWS_DEFAULT_REGION").filter(|r| !r.is_empty()));
-        if let Some(r) = &region {
-            if r.is_empty()
-                || r.len() > 32
-                || !r
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            {
-                return Err(ConfigError::new(
-                    key_of(get("s3_aws_region"), "s3_aws_region"),
-                    format!("{r:?} is not an AWS region name"),
-                ));
-            }
+        let mut config = Config::defaults()?;
+        for spec in &settings::SETTINGS {
+            (spec.load)(get(spec.name), &mut config, lookup)?;
         }
-
-        let role_arn = optional("iam_role_arn")?;
-        if let Some(arn) = &role_arn {
-            check_role_arn(arn)
-                .map_err(|r| ConfigError::new(key_of(get("iam_role_arn"), "iam_role_arn"), r))?;
-        }
-        let external_id = optional("iam_external_id")?;
-        if let Some(id) = &external_id {
-            // Never echo the value: it is a secret.
-            let ok = (2..=1224).contains(&id.chars().count())
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
-            if !ok {
-                return Err(ConfigError::new(
-                    key_of(get("iam_external_id"), "iam_external_id"),
-                    "must be 2 to 1224 characters of letters, digits and _+=,.@:/- (value not shown: it is a secret)",
-                ));
-            }
-        }
-        if role_arn.is_some() && external_id.is_none() {
-            return Err(ConfigError::new(
-                "iam_external_id",
-                "is required when iam_role_arn is set (the External ID the role's trust policy expects)",
-            ));
-        }
-        let session_name =
-            optional("iam_role_session_name")?.unwrap_or_else(|| "sync-to-s3".to_owned());
-        if !(2..=64).contains(&session_name.len())
-            || !session_name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
-        {
-            return Err(ConfigError::new(
-                key_of(get("iam_role_session_name"), "iam_role_session_name"),
-                format!(
-                    "{session_name:?} must be 2 to 64 characters of letters, digits and _+=,.@-"
-                ),
-            ));
-        }
-
-        let write_keys = match get("write_keys") {
-            None => Vec::new(),
-            Some(Setting::Env(_, text)) => text
-                .split(',')
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(|k| Secret(k.to_owned()))
-                .collect(),
-            Some(Setting::Doc(Value::Array(items))) => {
-                let mut keys = Vec::new();
-                for (i, item) in items.iter().enumerate() {
-                    match item {
-                        Value::String(s) if !s.is_empty() => keys.push(Secret(s.to_string())),
-                        _ => {
-                            return Err(ConfigError::new(
-                                format!("write_keys[{i}]"),
-                                "must be a non-empty string",
-                            ))
-                        }
-                    }
-                }
-                keys
-            }
-            Some(Setting::Doc(v)) => {
-                return Err(ConfigError::new(
-                    "write_keys",
-                    format!("must be a list of strings, found {}", v.type_name()),
-                ))
-            }
-        };
-
-        let template_text =
-            optional("key_template")?.unwrap_or_else(|| DEFAULT_KEY_TEMPLATE.to_owned());
-        let key_template = KeyTemplate::parse(&template_text)
-            .map_err(|r| ConfigError::new(key_of(get("key_template"), "key_template"), r))?;
-
-        let error_prefix = match get("error_prefix") {
-            None => "_errors/".to_owned(),
-            Some(s) => s.string("error_prefix")?.unwrap_or_default(),
-        };
-        if error_prefix.split('/').any(|seg| seg == "." || seg == "..")
-            || error_prefix.chars().any(char::is_control)
-            || error_prefix.len() > 512
-        {
-            return Err(ConfigError::new(
-                key_of(get("error_prefix"), "error_prefix"),
-                format!("{error_prefix:?} must not hold \".\" or \"..\" segments or control characters, or pass 512 bytes"),
-            ));
-        }
-
-        let compression = match optional("compression")?.as_deref() {
-            None | Some("none") => Compression::None,
-            Some("gzip") => Compression::Gzip,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    key_of(get("compression"), "compression"),
-                    format!("{other:?} is not \"none\" or \"gzip\""),
-                ))
-            }
-        };
-        let server_side_encryption = match optional("server_side_encryption")?.as_deref() {
-            None => None,
-            Some("AES256") => Some(ServerSideEncryption::Aes256),
-            Some("aws:kms") => Some(ServerSideEncryption::Kms),
-            Some(other) => {
-                return Err(ConfigError::new(
-                    key_of(get("server_side_encryption"), "server_side_encryption"),
-                    format!("{other:?} is not \"AES256\" or \"aws:kms\" (or null)"),
-                ))
-            }
-        };
-        let ssekms_key_id = optional("ssekms_key_id")?;
-        if ssekms_key_id.is_some() && server_side_encryption != Some(ServerSideEncryption::Kms) {
-            return Err(ConfigError::new(
-                key_of(get("ssekms_key_id"), "ssekms_key_id"),
-                "is only used with server_side_encryption \"aws:kms\"",
-            ));
-        }
-        let acl = optional("acl")?;
-        if let Some(a) = &acl {
-            if !CANNED_ACLS.contains(&a.as_str()) {
-                return Err(ConfigError::new(
-                    key_of(get("acl"), "acl"),
-                    format!("{a:?} is not a canned ACL ({})", CANNED_ACLS.join(", ")),
-                ));
-            }
-        }
-        let config_ttl_seconds = match get("config_ttl_seconds") {
-            None => 300,
-            Some(s) => s.integer("config_ttl_seconds")?,
-        };
-        let receipt_fields = match get("receipt_fields") {
-            None => true,
-            Some(s) => s.boolean("receipt_fields")?,
-        };
 
         let mappings = match mappings_value {
             Some(_) if !flat.is_empty() => {
@@ -452,79 +253,48 @@ impl Config {
             }
             None => vec![Mapping::compile(&flat, "")?],
         };
-        key_template
+        config
+            .key_template
             .check_static_length()
             .map_err(|r| ConfigError::new(key_of(get("key_template"), "key_template"), r))?;
+        config.mappings = mappings;
+        Ok(config)
+    }
 
+    /// Every setting at its default (the bucket empty: its loader requires one), no mapping.
+    fn defaults() -> Result<Config, ConfigError> {
         Ok(Config {
-            bucket,
-            region,
-            role_arn,
-            external_id: external_id.map(Secret),
-            session_name,
-            write_keys,
-            key_template,
-            error_prefix,
-            compression,
-            server_side_encryption,
-            ssekms_key_id,
-            acl,
-            config_ttl_seconds,
-            receipt_fields,
-            mappings,
+            bucket: String::new(),
+            region: None,
+            role_arn: None,
+            external_id: None,
+            session_name: settings::DEFAULT_SESSION_NAME.to_owned(),
+            write_keys: Vec::new(),
+            key_template: KeyTemplate::parse(DEFAULT_KEY_TEMPLATE)
+                .map_err(|r| ConfigError::new("key_template", r))?,
+            error_prefix: settings::DEFAULT_ERROR_PREFIX.to_owned(),
+            compression: Compression::None,
+            server_side_encryption: None,
+            ssekms_key_id: None,
+            acl: None,
+            config_ttl_seconds: settings::DEFAULT_CONFIG_TTL_SECONDS,
+            receipt_fields: true,
+            mappings: Vec::new(),
         })
     }
 
-    /// The effective configuration as pretty JSON, secrets replaced by `"***"`.
+    /// The effective configuration as pretty JSON, secrets replaced by `"***"`: every setting in
+    /// the table's order, then the mappings.
     pub fn to_display_json(&self) -> String {
-        let s = |v: &str| Value::String(Cow::Owned(v.to_owned()));
-        let opt = |v: Option<&str>| v.map_or(Value::Null, s);
-        let secret = Value::String("***".into());
-        let doc = Value::Object(vec![
-            ("s3_aws_bucket_name".into(), s(&self.bucket)),
-            ("s3_aws_region".into(), opt(self.region.as_deref())),
-            ("iam_role_arn".into(), opt(self.role_arn.as_deref())),
-            (
-                "iam_external_id".into(),
-                if self.external_id.is_some() {
-                    secret.clone()
-                } else {
-                    Value::Null
-                },
-            ),
-            ("iam_role_session_name".into(), s(&self.session_name)),
-            (
-                "write_keys".into(),
-                Value::Array(self.write_keys.iter().map(|_| secret.clone()).collect()),
-            ),
-            ("key_template".into(), s(self.key_template.text())),
-            ("error_prefix".into(), s(&self.error_prefix)),
-            (
-                "compression".into(),
-                s(match self.compression {
-                    Compression::None => "none",
-                    Compression::Gzip => "gzip",
-                }),
-            ),
-            (
-                "server_side_encryption".into(),
-                opt(self
-                    .server_side_encryption
-                    .map(ServerSideEncryption::as_str)),
-            ),
-            ("ssekms_key_id".into(), opt(self.ssekms_key_id.as_deref())),
-            ("acl".into(), opt(self.acl.as_deref())),
-            (
-                "config_ttl_seconds".into(),
-                Value::Number(self.config_ttl_seconds.to_string().into()),
-            ),
-            ("receipt_fields".into(), Value::Bool(self.receipt_fields)),
-            (
-                "mappings".into(),
-                Value::Array(self.mappings.iter().map(|m| m.display.clone()).collect()),
-            ),
-        ]);
-        json::to_pretty(&doc)
+        let mut members: Vec<(Cow<'static, str>, Value<'static>)> = settings::SETTINGS
+            .iter()
+            .map(|spec| (Cow::Borrowed(spec.name), (spec.show)(self)))
+            .collect();
+        members.push((
+            "mappings".into(),
+            Value::Array(self.mappings.iter().map(|m| m.display.clone()).collect()),
+        ));
+        json::to_pretty(&Value::Object(members))
     }
 }
 
