@@ -63,7 +63,7 @@ template-lint: venv deploy-venv
 
 test: lint venv template-lint
 	$(CARGO) test --locked --all-targets
-	$(PY) scripts/test_local_aws.py
+	$(PY) scripts/local_aws/test_local_aws.py
 	$(PY) scripts/local_apigw.py --self-test
 	$(MAKE) --no-print-directory client-tests
 

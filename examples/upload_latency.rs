@@ -5,7 +5,7 @@
 //! upload_latency FUNCTION_BINARY  ->  {"objects": 7, "runs": N, "median_ms": ..}
 //! ```
 //!
-//! Starts `scripts/local_aws.py` (moto with the fault middleware) on 127.0.0.1 and the function
+//! Starts `scripts/local_aws/local_aws.py` (moto with the fault middleware) on 127.0.0.1 and the function
 //! behind the local Runtime API; the function is warmed up first, so the figure is one warm
 //! invocation: seven PUTs that should overlap, not queue.
 

@@ -16,7 +16,7 @@ Usage::
 It prints exactly one line, ``PORT <n>``, to stdout once it is listening, and nothing else ever goes
 to stdout. It exits with status 0 on SIGTERM or SIGINT, and when its stdin reaches end of file, if
 stdin is a pipe or a socket (spawn it with ``subprocess.PIPE`` on stdin and it goes away with the
-test that started it, even after SIGKILL), as scripts/local_aws.py does. The function process is
+test that started it, even after SIGKILL), as scripts/local_aws/local_aws.py does. The function process is
 killed when the stand-in stops.
 
 What it takes from the template (read with cfn-lint's YAML loader, so ``!Ref``, ``!Sub``, ``!If``,
@@ -151,7 +151,8 @@ INIT_LIMIT_S = 10.0  # Lambda's init phase limit for on-demand functions
 TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
-import stdin_watch  # noqa: E402 - scripts/ beside this file
+sys.path.insert(0, str(Path(__file__).resolve().parent / "local_aws"))
+import stdin_watch  # noqa: E402 - scripts/local_aws/stdin_watch.py
 
 log = logging.getLogger("local_apigw")
 

@@ -24,7 +24,7 @@ trap cleanup EXIT
 
 step "1. Starting a local AWS (moto: S3, STS, SSM) on 127.0.0.1"
 mkfifo "$work/stdin"
-$PY scripts/local_aws.py --port 0 <"$work/stdin" >"$work/port" 2>"$OUT/local-aws.log" &
+$PY scripts/local_aws/local_aws.py --port 0 <"$work/stdin" >"$work/port" 2>"$OUT/local-aws.log" &
 server_pid=$!
 exec 3>"$work/stdin" # keep its stdin open; it exits when this script ends
 for _ in $(seq 1 100); do grep -q '^PORT ' "$work/port" 2>/dev/null && break; sleep 0.1; done
@@ -35,7 +35,7 @@ export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/
 echo "   endpoint $AWS_ENDPOINT_URL"
 
 step "2. Creating bucket '$BUCKET' and the SecureString parameter $PARAM (from events/config.json)"
-$PY scripts/seed_local_aws.py --endpoint "$AWS_ENDPOINT_URL" --bucket "$BUCKET" \
+$PY scripts/local_aws/seed_local_aws.py --endpoint "$AWS_ENDPOINT_URL" --bucket "$BUCKET" \
   --parameter "$PARAM" --parameter-file events/config.json
 
 step "3. Running the function as Lambda does (Runtime API on 127.0.0.1), configured from SSM"
@@ -45,7 +45,7 @@ SYNC_CONFIG_PARAMETER=$PARAM FUNCTION_LOG="$OUT/function.log" $HARNESS "$BIN" \
   events/apigw-v1-rest.json events/sqs-eventbridge.json events/invoke-batch.json
 
 step "4. What the function wrote to s3://$BUCKET (copies under $OUT/s3/)"
-$PY scripts/seed_local_aws.py --endpoint "$AWS_ENDPOINT_URL" --bucket "$BUCKET" --dump "$OUT/s3" |
+$PY scripts/local_aws/seed_local_aws.py --endpoint "$AWS_ENDPOINT_URL" --bucket "$BUCKET" --dump "$OUT/s3" |
   while IFS=$'\t' read -r key size ctype; do
     printf '\n\033[1m%s\033[0m  (%s bytes, %s)\n' "$key" "$size" "$ctype"
     case "$key" in

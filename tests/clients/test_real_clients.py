@@ -7,7 +7,7 @@ Run from the project root (``make client-tests`` installs what it needs, builds 
         [--only python,node,browser,replays] [--out out/client-tests]
 
 It starts, all on 127.0.0.1 with free ports and stdin pipes (so none can outlive it):
-scripts/local_aws.py (moto: S3, STS, SSM, with fault injection), then scripts/local_apigw.py (the
+scripts/local_aws/local_aws.py (moto: S3, STS, SSM, with fault injection), then scripts/local_apigw.py (the
 HTTP API of template.yaml, its routes and its CorsConfiguration, running the function binary
 behind a Lambda Runtime API), with the function configured by ``SYNC_CONFIG`` (one mapping that
 takes every event into columns message_id, type, event, name, user_id, group_id, previous_id,
@@ -548,7 +548,7 @@ def main() -> int:  # noqa: C901 - the test plan, in order
     servers: list[Server] = []
     reports: list[Report] = []
     try:
-        aws = Server("local AWS", [PY, str(SCRIPTS / "local_aws.py"), "--keep-alive"], out / "local-aws.log", env)
+        aws = Server("local AWS", [PY, str(SCRIPTS / "local_aws" / "local_aws.py"), "--keep-alive"], out / "local-aws.log", env)
         servers.append(aws)
         endpoint = f"http://127.0.0.1:{aws.port}"
         env["AWS_ENDPOINT_URL"] = endpoint

@@ -1,5 +1,5 @@
 //! Starts the project's local AWS (moto behind a fault-injection middleware,
-//! `scripts/local_aws.py`) on a free 127.0.0.1 port for one test binary, and stops it when
+//! `scripts/local_aws/local_aws.py`) on a free 127.0.0.1 port for one test binary, and stops it when
 //! dropped (it also exits when our end of its stdin closes, so a crashed test leaves nothing).
 
 #![allow(dead_code)] // each test binary uses a different part of it
@@ -50,7 +50,7 @@ impl LocalAws {
 
     /// Starts the server with extra `local_aws.py` arguments (e.g. `--idle-timeout 0.5`).
     pub fn start_with(args: &[&str]) -> LocalAws {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/local_aws.py");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/local_aws/local_aws.py");
         let mut child = Command::new(python())
             .arg(script)
             .arg("--port")
@@ -60,7 +60,7 @@ impl LocalAws {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start scripts/local_aws.py");
+            .expect("start scripts/local_aws/local_aws.py");
         let stdin = child.stdin.take().expect("stdin");
         let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
@@ -178,7 +178,7 @@ impl LocalAws {
         })
     }
 
-    /// Adds a fault rule (see `scripts/local_aws.py`); returns its id.
+    /// Adds a fault rule (see `scripts/local_aws/local_aws.py`); returns its id.
     pub fn fault(&self, rule: serde_json::Value) {
         let (status, body) = self.http("POST", "/_fault/add", &rule.to_string());
         assert_eq!(status, 200, "fault rule refused: {body}");

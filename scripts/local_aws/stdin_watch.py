@@ -1,4 +1,4 @@
-"""Stop a local server when the process that started it goes away: shared by scripts/local_aws.py
+"""Stop a local server when the process that started it goes away: shared by scripts/local_aws/local_aws.py
 and scripts/local_apigw.py.
 
 A test spawns the server with a pipe on its stdin; when the test ends, even by SIGKILL, the pipe

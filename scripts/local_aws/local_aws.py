@@ -7,7 +7,7 @@ function's retries, timeouts and partial-failure handling can be tested end to e
 
 Usage::
 
-    .venv/bin/python scripts/local_aws.py [--port N] [--verbose]
+    .venv/bin/python scripts/local_aws/local_aws.py [--port N] [--verbose]
 
 It prints exactly one line, ``PORT <n>``, to stdout once it is listening, and nothing else ever goes
 to stdout (logs go to stderr, and only warnings unless ``--verbose``). It exits with status 0 on
@@ -46,7 +46,7 @@ Fault control API (JSON in and out, answered here, never passed to moto):
       ``SO_LINGER`` to 0 on ``environ["werkzeug.socket"]``, shuts its read side down and closes
       it, then raises ``ConnectionResetError`` so that werkzeug drops the request quietly: once
       werkzeug lets go of the socket the kernel sends an RST, and the client sees "connection
-      reset by peer" (checked by scripts/test_local_aws.py). Without ``werkzeug.socket`` (another
+      reset by peer" (checked by scripts/local_aws/test_local_aws.py). Without ``werkzeug.socket`` (another
       WSGI server) it only raises, and the server closes the connection without an answer.
 
 ``POST /_fault/clear``
@@ -122,7 +122,7 @@ STS_ACTIONS = frozenset(
 STS_VERSION = "2011-06-15"
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
 
-import stdin_watch  # noqa: E402 - scripts/ beside this file
+import stdin_watch  # noqa: E402 - beside this file
 
 log = logging.getLogger("local_aws")
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Checks for scripts/local_aws.py (moto plus fault injection) and scripts/seed_local_aws.py.
+"""Checks for scripts/local_aws/local_aws.py (moto plus fault injection) and scripts/local_aws/seed_local_aws.py.
 
 Run from the project root with the project's venv::
 
-    .venv/bin/python scripts/test_local_aws.py
+    .venv/bin/python scripts/local_aws/test_local_aws.py
 
 It starts its own local_aws.py on a free port (stdin on a pipe, so it cannot outlive this
 script), talks to it with boto3 and raw HTTP on 127.0.0.1 only, and stops it. The last line is

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Seed and inspect the local AWS (scripts/local_aws.py or any moto) for sync-to-s3's demo, tests.
+"""Seed and inspect the local AWS (scripts/local_aws/local_aws.py or any moto) for sync-to-s3's demo, tests.
 
 Seed: create the bucket (an existing one is fine) and, optionally, an SSM SecureString parameter
 holding a file's content (for ``SYNC_CONFIG_PARAMETER``)::
