@@ -4,11 +4,11 @@
 //! step alone. The serde_json ceiling they are compared with is in `benches/support/ceiling.rs`.
 
 use crate::config::Config;
-use crate::input::{self, Envelope, Items, SqsBatch};
 use crate::key::Stamp;
 use crate::pipeline::{self, Early};
 use crate::plan::Plan;
 use crate::response::InvokeError;
+use crate::source::{self, Envelope, Items, SqsBatch};
 
 /// Plans the objects for one Lambda payload with the handler's own pipeline
 /// ([`pipeline::plan_payload`]), at the stamp's time.
@@ -28,7 +28,7 @@ pub fn plan_payload(config: &Config, payload: &str, stamp: &Stamp) -> Result<Pla
 fn sqs_items<'a>(batch: &'a SqsBatch<'_>) -> Items<'a> {
     let mut items = Items::default();
     for (i, r) in batch.records.iter().enumerate() {
-        input::collect_sqs_body(&r.body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
+        source::collect_sqs_body(&r.body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
     }
     items
 }

@@ -6,9 +6,10 @@
 //!
 //! - [`json`]: a borrowed JSON tree that keeps number text and key order;
 //! - [`config`]: the configuration document, environment overrides and validation;
-//! - [`input`]: Lambda payload shapes (SQS, API Gateway v1/v2, direct) and the events in them;
+//! - [`source`]: the doors: Lambda payload shapes (SQS, API Gateway, EventBridge, direct) and the
+//!   events in them, one file per door;
 //! - [`mapping`]: directives, cells, transforms and subscriptions;
-//! - [`plan`], [`format`], [`key`]: rows grouped into objects, their bytes and keys;
+//! - [`plan`], [`format`](mod@format), [`key`]: rows grouped into objects, their bytes and keys;
 //! - [`sink`]: the one trait over storage, with the dry-run directory and in-memory sinks;
 //! - [`pipeline`]: the one pure pipeline, payload → door checks → events → planned objects;
 //! - [`response`]: the answers, per door;
@@ -28,7 +29,6 @@ pub mod cli;
 pub mod config;
 pub mod format;
 pub mod handler;
-pub mod input;
 pub mod json;
 pub mod key;
 #[cfg(feature = "aws")]
@@ -38,3 +38,4 @@ pub mod pipeline;
 pub mod plan;
 pub mod response;
 pub mod sink;
+pub mod source;

@@ -8,11 +8,11 @@
 //! what comes out ([`Planned`]) owns its bytes.
 
 use crate::config::Config;
-use crate::input::http::Refusal;
-use crate::input::{self, Envelope, HttpVersion, Items};
 use crate::key::Stamp;
 use crate::plan::{self, Plan};
 use crate::response::{InvokeError, Response};
+use crate::source::http::Refusal;
+use crate::source::{self, Envelope, HttpVersion, Items};
 
 /// The objects one payload makes, and what the handler needs to answer for it.
 #[derive(Debug)]
@@ -86,7 +86,7 @@ pub fn plan_payload(config: &Config, payload: &str, now_unix_ms: i64) -> Result<
     match envelope {
         Envelope::Sqs(batch) => {
             for (i, r) in batch.records.iter().enumerate() {
-                input::collect_sqs_body(&r.body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
+                source::collect_sqs_body(&r.body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
             }
             let name = |i: u32| format!("sqs:{}", batch.records[i as usize].message_id);
             let door = Door::Sqs {
@@ -126,7 +126,7 @@ pub fn plan_payload(config: &Config, payload: &str, now_unix_ms: i64) -> Result<
             })
         }
         Envelope::Invoke(doc) => {
-            input::collect_document(doc, 0, &mut items).map_err(|u| Early::Failed {
+            source::collect_document(doc, 0, &mut items).map_err(|u| Early::Failed {
                 source: "invoke",
                 error: InvokeError::Payload(u.0),
             })?;

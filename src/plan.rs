@@ -13,11 +13,11 @@ use bytes::Bytes;
 
 use crate::config::{Compression, Config, Mapping};
 use crate::format::{self, digest, DelimitedWriter, EncodeError, GZIP_CONTENT_TYPE};
-use crate::input::{Event, Rejected, EVENT_TYPES};
 use crate::json::Value;
 use crate::key::{self, content_id, KeyParts, Stamp, MAX_KEY_BYTES};
 use crate::mapping::row::render_row;
 use crate::mapping::Directive;
+use crate::source::{Event, Rejected, EVENT_TYPES};
 
 pub use crate::format::NDJSON_CONTENT_TYPE;
 pub use crate::sink::PlannedObject;
@@ -218,8 +218,8 @@ fn too_long(key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::{collect, Items};
     use crate::json;
+    use crate::source::{collect, Items};
 
     fn config(doc: &str) -> Config {
         Config::load(Some(doc), "test", &|_| None).unwrap()

@@ -1,9 +1,9 @@
 //! What the function answers, per door (SPEC 5): the SQS batch response, the API Gateway proxy
 //! response with its CORS headers, and the direct-invoke summary, as the JSON Lambda returns.
 
-use crate::input::tracking_api;
-use crate::input::HttpVersion;
 use crate::json;
+use crate::source::tracking_api;
+use crate::source::HttpVersion;
 
 /// What the handler answers.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,9 +13,9 @@
 //! the two-pointer algorithm (O(pattern × text), never exponential backtracking), and number
 //! comparison never expands an exponent into digits.
 //!
-//! One file per step: [`tokens`] (what the lexer yields and how it reads in messages),
-//! [`parse`] (the recursive-descent parser, lexing one token ahead), [`eval`] (the compiled tree
-//! and its evaluation against an event) and [`decimal`] (exact comparison of JSON number text).
+//! One file per step: `tokens` (what the lexer yields and how it reads in messages),
+//! `parse` (the recursive-descent parser, lexing one token ahead), `eval` (the compiled tree
+//! and its evaluation against an event) and `decimal` (exact comparison of JSON number text).
 
 mod decimal;
 mod eval;

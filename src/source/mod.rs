@@ -1,19 +1,20 @@
-//! Lambda payloads (SPEC 1): SQS events, API Gateway proxy events (HTTP API 2.0 and REST 1.0)
-//! and direct invokes, told apart by shape, and the events inside them.
+//! The doors (SPEC 1): a Lambda payload told apart by shape, and the events inside it. One file
+//! per door, each small: [`sqs`] (SQS records and their bodies), [`http`] (the API Gateway
+//! request, its body and its checks, SPEC 5.2), [`eventbridge`] (events relayed by Segment's
+//! EventBridge destination, SPEC 11); with the API Gateway door, [`tracking_api`] (Segment's
+//! endpoints and CORS, SPEC 10) and [`receipt`] (the fields added on receipt, SPEC 10.3). A direct
+//! invoke is the payload itself ([`collect_document`]).
 //!
-//! Decoding happens in stages so that every event can borrow its text instead of copying it:
-//! [`Envelope::parse`] reads the Lambda payload; [`decode_http_body`] undoes base64 and gzip
-//! (with the 32 MiB limit) for API Gateway; [`collect`] turns one JSON document (an event, a
-//! `{"batch": [...]}` object or an array) into [`Event`]s and [`Rejected`] items, applying the
-//! batch-level `context`/`integrations` merge and, for API Gateway, the fields Segment's API adds
-//! on receipt. Nothing here does I/O or knows about AWS clients.
-//!
-//! Beside it: [`tracking_api`] (Segment's endpoints and CORS, SPEC 10), [`receipt`] (the fields
-//! added on receipt, SPEC 10.3) and [`eventbridge`] (events relayed by EventBridge, SPEC 11).
+//! Here, what every door shares: [`Envelope::parse`] recognises the shape; [`collect`] turns one
+//! JSON document (an event, a `{"batch": [...]}` object or an array) into [`Event`]s and
+//! [`Rejected`] items, with the batch-level `context`/`integrations` merge and, for API Gateway,
+//! the receipt fields. Events borrow the payload's text rather than copying it. Nothing here does
+//! I/O or knows about AWS clients.
 
 pub mod eventbridge;
 pub mod http;
 pub mod receipt;
+pub mod sqs;
 pub mod tracking_api;
 
 use std::borrow::Cow;
@@ -21,6 +22,7 @@ use std::borrow::Cow;
 use crate::json::{self, Value};
 pub use http::{HttpRequest, HttpVersion, MAX_BODY_BYTES};
 pub use receipt::Receipt;
+pub use sqs::{collect_sqs_body, SqsBatch, SqsRecord};
 
 /// The deepest an event may nest (SPEC 9): the event object is depth 1.
 pub const MAX_EVENT_DEPTH: usize = 128;
@@ -37,24 +39,6 @@ pub enum Envelope<'p> {
     Http(HttpRequest<'p>),
     /// A direct invoke: the payload is the document.
     Invoke(Value<'p>),
-}
-
-/// The records of an SQS event.
-#[derive(Debug)]
-pub struct SqsBatch<'p> {
-    /// Records in delivery order.
-    pub records: Vec<SqsRecord<'p>>,
-    /// Whether the queue is FIFO (`eventSourceARN` ends in `.fifo`).
-    pub fifo: bool,
-}
-
-/// One SQS message.
-#[derive(Debug)]
-pub struct SqsRecord<'p> {
-    /// The message id, reported back in `batchItemFailures`.
-    pub message_id: Cow<'p, str>,
-    /// The message body, unescaped.
-    pub body: Cow<'p, str>,
 }
 
 /// Why a payload cannot be used at all.
@@ -85,7 +69,7 @@ impl<'p> Envelope<'p> {
                         .all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")));
             if is_sqs {
                 if let Value::Array(records) = members.swap_remove(i).1.into_resolved() {
-                    return Self::sqs(records);
+                    return SqsBatch::from_records(records).map(Envelope::Sqs);
                 }
             }
         }
@@ -104,35 +88,6 @@ impl<'p> Envelope<'p> {
             return Ok(Envelope::Http(HttpRequest::from_members(members, version)));
         }
         Ok(Envelope::Invoke(Value::Object(members)))
-    }
-
-    fn sqs(records: Vec<Value<'p>>) -> Result<Envelope<'p>, PayloadError> {
-        let mut fifo = false;
-        let mut out = Vec::with_capacity(records.len());
-        for (i, record) in records.into_iter().enumerate() {
-            let Value::Object(fields) = record.into_resolved() else {
-                return Err(PayloadError(format!("SQS record {i} is not an object")));
-            };
-            let (mut message_id, mut body) = (None, None);
-            for (k, v) in fields {
-                match (k.as_ref(), v) {
-                    ("messageId", Value::String(s)) => message_id = Some(s),
-                    ("body", Value::String(s)) => body = Some(s),
-                    ("eventSourceARN", Value::String(s)) => fifo |= s.ends_with(".fifo"),
-                    _ => {}
-                }
-            }
-            let Some(message_id) = message_id else {
-                return Err(PayloadError(format!("SQS record {i} has no messageId")));
-            };
-            out.push(SqsRecord {
-                message_id,
-                // A record without a body is kept as an empty message, which is then rejected
-                // and written to the error object rather than dropped.
-                body: body.unwrap_or_default(),
-            });
-        }
-        Ok(Envelope::Sqs(SqsBatch { records: out, fifo }))
     }
 }
 
@@ -387,23 +342,6 @@ fn check_depth(v: &Value<'_>) -> Result<(), String> {
 
 fn too_deep() -> String {
     format!("not an event: nested deeper than {MAX_EVENT_DEPTH} levels")
-}
-
-/// Collects one SQS message: a message that is not JSON, or not an event, batch, array or
-/// EventBridge event holding an event (SPEC 11), is one rejected item holding the raw text.
-pub fn collect_sqs_body<'a>(body: &'a str, source: u32, items: &mut Items<'a>) {
-    let result = match json::parse_lazy(body) {
-        Ok(doc) => collect_document(doc, source, items).map_err(|u| u.0),
-        Err(e) => Err(format!("not JSON: {e}")),
-    };
-    if let Err(reason) = result {
-        items.rejected.push(Rejected {
-            reason,
-            source,
-            index: None,
-            body: body.to_owned(),
-        });
-    }
 }
 
 /// Collects an SQS body or a direct-invoke payload: an EventBridge event's detail (SPEC 11),
