@@ -14,8 +14,8 @@ use inproc::{inv, Objects};
 use serde_json::{json, Value};
 use sync_to_s3::config::Config;
 use sync_to_s3::handler::{App, Response};
-use sync_to_s3::input::MAX_BODY_BYTES;
 use sync_to_s3::sink::memory::MemorySink;
+use sync_to_s3::source::MAX_BODY_BYTES;
 
 fn app(config: Value) -> App<MemorySink> {
     let mut config = config;

@@ -7,10 +7,10 @@ use proptest::prelude::*;
 use serde_json::Value as J;
 
 use sync_to_s3::config::Config;
-use sync_to_s3::input::{collect, Items};
 use sync_to_s3::json;
 use sync_to_s3::key::Stamp;
 use sync_to_s3::plan::plan;
+use sync_to_s3::source::{collect, Items};
 
 /// Any JSON value, with strings drawn from all of Unicode (control characters included).
 fn any_json() -> impl Strategy<Value = J> {

@@ -165,7 +165,7 @@ fuzz_target!(|data: &[u8]| {
                     assert!(objects.is_empty(), "a refused request writes nothing");
                     let path = PATHS[usize::from(route) % PATHS.len()];
                     let known =
-                        sync_to_s3::input::tracking_api::Endpoint::from_path(path).is_some();
+                        sync_to_s3::source::tracking_api::Endpoint::from_path(path).is_some();
                     assert_eq!(
                         status == 404,
                         !known,

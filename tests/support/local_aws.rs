@@ -50,7 +50,10 @@ impl LocalAws {
 
     /// Starts the server with extra `local_aws.py` arguments (e.g. `--idle-timeout 0.5`).
     pub fn start_with(args: &[&str]) -> LocalAws {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/local_aws/local_aws.py");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/local_aws/local_aws.py"
+        );
         let mut child = Command::new(python())
             .arg(script)
             .arg("--port")
