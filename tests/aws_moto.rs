@@ -565,19 +565,29 @@ fn an_ssm_configuration_is_read_again_after_its_ttl() {
     assert!(f.logs().contains("compresion"), "{}", f.logs());
 }
 
-/// `examples/panicking_function.rs`, built beside this test by `cargo test --all-targets`.
+/// `examples/panicking_function.rs` as a plain binary. `cargo test` builds examples only in test
+/// mode, so it is built here when missing, with the cargo and profile this test was built with.
 fn panicking_function() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let debug = exe
+    let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>/deps");
-    let path = debug.join("examples").join("panicking_function");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo test --all-targets` (or `make test`), which builds the examples",
-        path.display()
-    );
+    let path = profile_dir.join("examples").join("panicking_function");
+    if !path.is_file() {
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .args(["build", "--quiet", "--example", "panicking_function"])
+            .arg("--manifest-path")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(status.success(), "cargo build --example panicking_function failed");
+    }
+    assert!(path.is_file(), "{} is missing after the build", path.display());
     path
 }
 
