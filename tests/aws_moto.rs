@@ -585,9 +585,16 @@ fn panicking_function() -> std::path::PathBuf {
             build.arg("--release");
         }
         let status = build.status().expect("run cargo build");
-        assert!(status.success(), "cargo build --example panicking_function failed");
+        assert!(
+            status.success(),
+            "cargo build --example panicking_function failed"
+        );
     }
-    assert!(path.is_file(), "{} is missing after the build", path.display());
+    assert!(
+        path.is_file(),
+        "{} is missing after the build",
+        path.display()
+    );
     path
 }
 
