@@ -1345,21 +1345,7 @@ def main(argv: list[str] | None = None) -> int:
     gateway = Gateway(api, environment, args.port, args.access_log, args.integration_timeout)
     gateway.serve()
 
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        log.info("signal %d: stopping", signum)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    stdin_watch.start(stopping, log)
-
-    os.write(real_stdout, f"PORT {gateway.port}\n".encode())
-    os.close(real_stdout)
-
-    while not stopping.wait(1.0):
-        pass
+    stdin_watch.run_until_stopped(threading.Event(), log, real_stdout, gateway.port)
     gateway.stop()
     environment.stop()
     return 0

@@ -8,7 +8,7 @@ use crate::key::Stamp;
 use crate::pipeline::{self, Early};
 use crate::plan::Plan;
 use crate::response::InvokeError;
-use crate::source::{self, Envelope, Items, SqsBatch};
+use crate::source::Envelope;
 
 /// Plans the objects for one Lambda payload with the handler's own pipeline
 /// ([`pipeline::plan_payload`]), at the stamp's time.
@@ -24,15 +24,6 @@ pub fn plan_payload(config: &Config, payload: &str, stamp: &Stamp) -> Result<Pla
     }
 }
 
-/// Every SQS body of `batch` parsed into events and rejected items, as the pipeline does.
-fn sqs_items<'a>(batch: &'a SqsBatch<'_>) -> Items<'a> {
-    let mut items = Items::default();
-    for (i, r) in batch.records.iter().enumerate() {
-        source::collect_sqs_body(&r.body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
-    }
-    items
-}
-
 /// The decode step of [`plan_payload`] alone, for the breakdown in BENCHMARKS.md: the envelope
 /// and every SQS body parsed into events (lazy tree, validated), nothing mapped or encoded.
 /// Returns the number of events and rejected items.
@@ -42,7 +33,7 @@ fn sqs_items<'a>(batch: &'a SqsBatch<'_>) -> Items<'a> {
 pub fn decode_sqs_payload(payload: &str) -> Result<usize, InvokeError> {
     match Envelope::parse(payload).map_err(|e| InvokeError::Payload(e.0))? {
         Envelope::Sqs(batch) => {
-            let items = sqs_items(&batch);
+            let items = batch.items();
             Ok(items.events.len() + items.rejected.len())
         }
         _ => Err(InvokeError::Payload("not an SQS batch".to_owned())),

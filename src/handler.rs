@@ -211,11 +211,9 @@ impl<S: ObjectSink> App<S> {
                     Some(why) => Response::refusal(version, 503, &why),
                     None => Response::http(version, 200, summary.to_json()),
                 };
-                stats.status = Some(if written.describe().is_some() {
-                    503
-                } else {
-                    200
-                });
+                if let Response::Http { status, .. } = &response {
+                    stats.status = Some(*status);
+                }
                 Ok(response)
             }
             Door::Invoke => match written.describe() {

@@ -108,6 +108,14 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// This value in place, with a lazy container built (one level), for editing its members.
+    pub fn resolve_in_place(&mut self) -> &mut Value<'a> {
+        if matches!(self, Value::Lazy(_)) {
+            *self = std::mem::replace(self, Value::Null).into_resolved();
+        }
+        self
+    }
+
     /// The string, when this is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {

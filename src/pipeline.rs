@@ -82,12 +82,9 @@ pub fn plan_payload(config: &Config, payload: &str, now_unix_ms: i64) -> Result<
         source: "invoke",
         error: InvokeError::Payload(e.0),
     })?;
-    let mut items = Items::default();
     match envelope {
         Envelope::Sqs(batch) => {
-            for (i, r) in batch.records.iter().enumerate() {
-                source::collect_sqs_body(&r.body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
-            }
+            let items = batch.items();
             let name = |i: u32| format!("sqs:{}", batch.records[i as usize].message_id);
             let door = Door::Sqs {
                 message_ids: batch
@@ -100,6 +97,7 @@ pub fn plan_payload(config: &Config, payload: &str, now_unix_ms: i64) -> Result<
             finish(config, &items, &name, &stamp, door)
         }
         Envelope::Http(req) => {
+            let mut items = Items::default();
             let refuse = |refusal: Refusal| {
                 Early::Answer(match refusal {
                     Refusal::Preflight(headers) => Response::Http {
@@ -126,6 +124,7 @@ pub fn plan_payload(config: &Config, payload: &str, now_unix_ms: i64) -> Result<
             })
         }
         Envelope::Invoke(doc) => {
+            let mut items = Items::default();
             source::collect_document(doc, 0, &mut items).map_err(|u| Early::Failed {
                 source: "invoke",
                 error: InvokeError::Payload(u.0),

@@ -103,9 +103,7 @@ impl Response {
             Response::Summary(summary) => summary.to_json(),
         }
     }
-}
 
-impl Response {
     /// An API Gateway answer with `Access-Control-Allow-Origin: *` (SPEC 10.4).
     pub fn http(version: HttpVersion, status: u16, body: String) -> Response {
         Response::Http {
@@ -128,7 +126,7 @@ impl Response {
 /// `{"ok": false, "error": why}` (SPEC 9), with `code` and `message` as Segment's API answers:
 /// analytics-python reads both from any non-200 body and retries, instead of dropping a
 /// refused batch, when they are missing.
-pub fn refusal_body(status: u16, why: &str) -> String {
+fn refusal_body(status: u16, why: &str) -> String {
     let code = match status {
         400 => "bad_request",
         401 => "unauthorized",
@@ -169,4 +167,23 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_json_with_segments_code_and_message_and_any_origin() {
+        let r = Response::refusal(HttpVersion::V2, 401, "no \"key\"");
+        let doc: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(doc["statusCode"], 401);
+        assert_eq!(doc["headers"]["Content-Type"], "application/json");
+        assert_eq!(doc["headers"]["Access-Control-Allow-Origin"], "*");
+        let body: serde_json::Value = serde_json::from_str(doc["body"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"ok": false, "error": "no \"key\"", "code": "unauthorized", "message": "no \"key\""})
+        );
+    }
 }

@@ -83,7 +83,6 @@ import logging
 import os
 import re
 import selectors
-import signal
 import socket
 import struct
 import sys
@@ -671,13 +670,6 @@ def main(argv: list[str] | None = None) -> int:
     port = int(server.port)
     os.environ["MOTO_PORT"] = str(port)  # moto uses it when it calls itself
 
-    def on_signal(signum: int, _frame: Any) -> None:
-        log.info("signal %d: stopping", signum)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
     def serve() -> None:
         try:
             server.serve_forever(poll_interval=0.2)
@@ -685,13 +677,7 @@ def main(argv: list[str] | None = None) -> int:
             stopping.set()
 
     threading.Thread(target=serve, name="serve", daemon=True).start()
-    stdin_watch.start(stopping, log)
-
-    os.write(real_stdout, f"PORT {port}\n".encode())
-    os.close(real_stdout)
-
-    while not stopping.wait(1.0):
-        pass
+    stdin_watch.run_until_stopped(stopping, log, real_stdout, port)
     server.shutdown()
     server.server_close()
     return 0

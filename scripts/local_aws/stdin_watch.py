@@ -1,5 +1,5 @@
-"""Stop a local server when the process that started it goes away: shared by scripts/local_aws/local_aws.py
-and scripts/local_apigw.py.
+"""The life of a local server, shared by scripts/local_aws/local_aws.py and scripts/local_apigw.py:
+announce the port, then run until SIGTERM, SIGINT, or the process that started it goes away.
 
 A test spawns the server with a pipe on its stdin; when the test ends, even by SIGKILL, the pipe
 closes and the server stops. With stdin on /dev/null, a file or a terminal nothing is watched, so
@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import stat
 import threading
+from typing import Any
 
 
 def stdin_is_watchable() -> bool:
@@ -40,3 +42,22 @@ def start(stopping: threading.Event, log: logging.Logger) -> None:
         threading.Thread(
             target=watch_stdin, args=(stopping, log), name="stdin", daemon=True
         ).start()
+
+
+def run_until_stopped(
+    stopping: threading.Event, log: logging.Logger, real_stdout: int, port: int
+) -> None:
+    """Stops on SIGTERM, SIGINT or stdin's end (`stopping` set), prints ``PORT <port>`` on the
+    real stdout (the one line a starter waits for) and closes it, then waits until stopped."""
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("signal %d: stopping", signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    start(stopping, log)
+    os.write(real_stdout, f"PORT {port}\n".encode())
+    os.close(real_stdout)
+    while not stopping.wait(1.0):
+        pass

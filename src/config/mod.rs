@@ -501,6 +501,28 @@ mod tests {
     }
 
     #[test]
+    fn receipt_fields_default_on_and_the_environment_overrides_the_document() {
+        assert!(load_with(Some(MIN), &[]).unwrap().receipt_fields);
+        let off = r#"{"s3_aws_bucket_name":"b-1","receipt_fields":false}"#;
+        assert!(!load_with(Some(off), &[]).unwrap().receipt_fields);
+        let c = load_with(Some(off), &[("RECEIPT_FIELDS", "True")]).unwrap();
+        assert!(c.receipt_fields);
+        let e = load_with(Some(MIN), &[("RECEIPT_FIELDS", "yes")]).unwrap_err();
+        assert!(e.key.contains("RECEIPT_FIELDS"), "{e}");
+        let e = load_with(
+            Some(r#"{"s3_aws_bucket_name":"b-1","receipt_fields":"no"}"#),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "receipt_fields");
+        assert!(
+            c.to_display_json().contains("\"receipt_fields\": true"),
+            "{}",
+            c.to_display_json()
+        );
+    }
+
+    #[test]
     fn no_document_uses_defaults_and_environment() {
         let c = load_with(None, &[("S3_AWS_BUCKET_NAME", "env-bucket")]).unwrap();
         assert_eq!(c.bucket, "env-bucket");

@@ -234,13 +234,11 @@ impl<'a> BatchMerge<'a> {
             let Some(Value::Object(batch_members)) = batch_value else {
                 continue;
             };
-            let own = members.iter_mut().rev().find(|(k, _)| k == name);
-            let own = own.map(|(_, v)| {
-                if matches!(v, Value::Lazy(_)) {
-                    *v = std::mem::replace(v, Value::Null).into_resolved();
-                }
-                v
-            });
+            let own = members
+                .iter_mut()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.resolve_in_place());
             match own {
                 Some(Value::Object(own)) => {
                     let mut merged = batch_members.clone();

@@ -112,11 +112,7 @@ impl Receipt<'_> {
                     Value::Object(vec![(Cow::Borrowed("ip"), ip_value())]),
                 )),
                 Some(i) => {
-                    let slot = &mut members[i].1;
-                    if matches!(slot, Value::Lazy(_)) {
-                        *slot = std::mem::replace(slot, Value::Null).into_resolved();
-                    }
-                    if let Value::Object(context) = slot {
+                    if let Value::Object(context) = members[i].1.resolve_in_place() {
                         if find(context, "ip").is_none() {
                             context.push((Cow::Borrowed("ip"), ip_value()));
                         }

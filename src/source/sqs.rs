@@ -26,6 +26,16 @@ pub struct SqsRecord<'p> {
 }
 
 impl<'p> SqsBatch<'p> {
+    /// Every message's events and rejected items, in record order; each remembers its record's
+    /// index, which names the message in failures and rejected items.
+    pub fn items(&self) -> Items<'_> {
+        let mut items = Items::default();
+        for (i, r) in self.records.iter().enumerate() {
+            collect_sqs_body(&r.body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
+        }
+        items
+    }
+
     /// The records of an SQS event, in delivery order.
     ///
     /// # Errors
