@@ -7,10 +7,8 @@
 //!
 //! Default configuration (Segment's default mapping), inline, no I/O besides reading FILE.
 //!
-//! For SQS payloads it also times the decode step two ways: the pipeline's own (the lazy
-//! envelope, `decode_ms`) and the same with the envelope read as `aws_lambda_events`' typed
-//! `SqsEvent` (`typed_decode_ms`), every body then collected the same way: the figure issue 11's
-//! 3% rule asks for before the typed envelope replaces the lazy one.
+//! For SQS payloads it also times the decode step alone (`decode_ms`: the envelope read as
+//! `aws_lambda_events`' typed `SqsEvent`, every body parsed into events).
 
 use std::time::Instant;
 
@@ -24,20 +22,6 @@ use ceiling::validating_borrowed_parse;
 use sync_to_s3::bench_support::{decode_sqs_payload, plan_payload};
 use sync_to_s3::config::Config;
 use sync_to_s3::key::Stamp;
-use sync_to_s3::source::{collect_sqs_body, Items};
-
-/// The decode step with the typed envelope: `SqsEvent` (owned strings for every field), then each
-/// body collected as the pipeline does. Returns events and rejected items.
-fn typed_decode(payload: &str) -> usize {
-    let event: aws_lambda_events::event::sqs::SqsEvent =
-        serde_json::from_str(payload).expect("an SQS event");
-    let mut items = Items::default();
-    for (i, r) in event.records.iter().enumerate() {
-        let body = r.body.as_deref().unwrap_or("");
-        collect_sqs_body(body, u32::try_from(i).unwrap_or(u32::MAX), &mut items);
-    }
-    items.events.len() + items.rejected.len()
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -59,7 +43,6 @@ fn main() {
     let plan = plan_payload(&config, &payload, &stamp).expect("plan");
     let bytes: usize = plan.objects.iter().map(|o| o.body.len()).sum();
     let (mut pipeline, mut ceiling, mut decode) = (Vec::new(), Vec::new(), Vec::new());
-    let mut typed = Vec::new();
     for _ in 0..reps {
         let t = Instant::now();
         let p = plan_payload(&config, &payload, &stamp).expect("plan");
@@ -72,9 +55,6 @@ fn main() {
             let t = Instant::now();
             std::hint::black_box(decode_sqs_payload(&payload).expect("decode"));
             decode.push(t.elapsed().as_secs_f64() * 1e3);
-            let t = Instant::now();
-            std::hint::black_box(typed_decode(&payload));
-            typed.push(t.elapsed().as_secs_f64() * 1e3);
         }
     }
     let opt_median = |v: Vec<f64>| {
@@ -85,7 +65,7 @@ fn main() {
         }
     };
     println!(
-        "{{\"file\":{:?},\"input_bytes\":{},\"rows\":{},\"objects\":{},\"output_bytes\":{bytes},\"reps\":{reps},\"pipeline_ms\":{:.3},\"ceiling_ms\":{},\"decode_ms\":{},\"typed_decode_ms\":{}}}",
+        "{{\"file\":{:?},\"input_bytes\":{},\"rows\":{},\"objects\":{},\"output_bytes\":{bytes},\"reps\":{reps},\"pipeline_ms\":{:.3},\"ceiling_ms\":{},\"decode_ms\":{}}}",
         file,
         payload.len(),
         plan.rows,
@@ -93,6 +73,5 @@ fn main() {
         median(pipeline),
         opt_median(ceiling),
         opt_median(decode),
-        opt_median(typed),
     );
 }

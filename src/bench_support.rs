@@ -20,7 +20,11 @@ pub fn plan_payload(config: &Config, payload: &str, stamp: &Stamp) -> Result<Pla
     match pipeline::plan_payload(config, payload, stamp.unix_millis()) {
         Ok(planned) => Ok(planned.plan),
         Err(Early::Failed { error, .. }) => Err(error),
-        Err(Early::Answer(response)) => Err(InvokeError::Payload(response.to_json())),
+        Err(Early::Answer(response)) => Err(InvokeError::Payload(
+            response
+                .to_json()
+                .unwrap_or_else(|e| crate::response::error_chain(&e)),
+        )),
     }
 }
 

@@ -15,6 +15,7 @@ use clap::Parser;
 use crate::aws;
 use crate::config::{Config, Source};
 use crate::handler::{App, Invocation, Response};
+use crate::response::error_chain;
 use crate::sink::dir::DirSink;
 use crate::sink::s3::S3Sink;
 use crate::sink::ObjectSink;
@@ -197,10 +198,14 @@ async fn invoke_command(
             invoke_with(App::new(config, sink), &payload).await
         }
     };
-    match result {
-        Ok(response) => {
-            let _ = writeln!(out, "{}", response.to_json());
+    match result.map(|r| r.to_json()) {
+        Ok(Ok(json)) => {
+            let _ = writeln!(out, "{json}");
             EXIT_OK
+        }
+        Ok(Err(e)) => {
+            let _ = writeln!(err, "error: {}", error_chain(&e));
+            EXIT_FAILED
         }
         Err(e) => {
             let _ = writeln!(err, "error: invocation failed: {e}");

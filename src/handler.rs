@@ -509,9 +509,9 @@ mod tests {
                 headers_of(&r),
                 vec![("Access-Control-Allow-Origin", "*".to_owned())]
             );
-            let doc: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
-            assert_eq!(doc["headers"]["Content-Type"], "application/json");
-            assert_eq!(doc["headers"]["Access-Control-Allow-Origin"], "*");
+            let doc: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
+            assert_eq!(doc["headers"]["content-type"], "application/json");
+            assert_eq!(doc["headers"]["access-control-allow-origin"], "*");
         }
     }
 
@@ -528,16 +528,16 @@ mod tests {
             r#""Access-Control-Request-Headers":"authorization,content-type""#,
         );
         let r = a.handle(&payload, &inv()).await.unwrap();
-        let doc: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
         assert_eq!(doc["statusCode"], 204);
-        assert_eq!(doc["body"], "");
-        assert!(doc["headers"].get("Content-Type").is_none());
+        assert!(doc.get("body").is_none(), "{doc}");
+        assert!(doc["headers"].get("content-type").is_none());
         assert_eq!(
-            doc["headers"]["Access-Control-Allow-Headers"],
+            doc["headers"]["access-control-allow-headers"],
             "authorization,content-type"
         );
         assert_eq!(
-            doc["headers"]["Access-Control-Allow-Methods"],
+            doc["headers"]["access-control-allow-methods"],
             "POST, OPTIONS"
         );
         assert!(a.sink.objects().is_empty());

@@ -304,7 +304,7 @@ impl<'a> Parser<'a> {
             Some(b'n') => self.literal("null", Value::Null),
             Some(b'-' | b'0'..=b'9') => {
                 let start = self.pos;
-                scan_number(self.bytes, &mut self.pos)?;
+                skip_number(self.bytes, &mut self.pos)?;
                 Ok(Value::Number(Cow::Borrowed(&self.text[start..self.pos])))
             }
             Some(_) => Err(self.err("expected a JSON value")),
@@ -394,44 +394,98 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// Scans a JSON number starting at `*pos` (JSON's grammar exactly), leaving `*pos` after it.
-fn scan_number(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
-    let err = |at: usize| ParseError {
-        offset: at,
+/// A JSON number's text in its parts, as [`scan_number`] finds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberText<'a> {
+    /// A leading `-`.
+    pub negative: bool,
+    /// The integer digits.
+    pub int: &'a [u8],
+    /// The fraction digits; empty without a point.
+    pub frac: &'a [u8],
+    /// A `-` after the `e`.
+    pub exp_negative: bool,
+    /// The exponent digits; empty without an exponent.
+    pub exp: &'a [u8],
+    /// How many bytes the number takes.
+    pub len: usize,
+}
+
+/// Why a number breaks JSON's grammar: what, and the offset from the number's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberError {
+    /// Where, from the number's first byte.
+    pub offset: usize,
+    /// What is wrong, for people.
+    pub what: &'static str,
+}
+
+/// Reads the JSON number at the start of `b` (JSON's grammar exactly, longest match): the one
+/// number scanner, used by both parsers here and by the subscription language's exact decimals.
+///
+/// # Errors
+/// [`NumberError`] when the text there is not a number, or is one with a leading zero followed
+/// by digits (`01`), which JSON does not allow.
+pub fn scan_number(b: &[u8]) -> Result<NumberText<'_>, NumberError> {
+    let err = |offset: usize, what: &'static str| NumberError { offset, what };
+    let digits_from = |mut i: usize| {
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    };
+    let negative = b.first() == Some(&b'-');
+    let int_start = usize::from(negative);
+    let mut i = match b.get(int_start) {
+        Some(b'0') => int_start + 1,
+        Some(b'1'..=b'9') => digits_from(int_start),
+        _ => return Err(err(int_start, "\"-\" must be followed by a digit")),
+    };
+    if b.get(i).is_some_and(u8::is_ascii_digit) {
+        return Err(err(i, "a leading 0 cannot be followed by more digits"));
+    }
+    let int = &b[int_start..i];
+    let mut frac: &[u8] = &[];
+    if b.get(i) == Some(&b'.') {
+        let end = digits_from(i + 1);
+        if end == i + 1 {
+            return Err(err(end, "\".\" must be followed by digits"));
+        }
+        frac = &b[i + 1..end];
+        i = end;
+    }
+    let (mut exp_negative, mut exp): (bool, &[u8]) = (false, &[]);
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        exp_negative = b.get(i) == Some(&b'-');
+        if let Some(b'-' | b'+') = b.get(i) {
+            i += 1;
+        }
+        let end = digits_from(i);
+        if end == i {
+            return Err(err(end, "the exponent needs digits"));
+        }
+        exp = &b[i..end];
+        i = end;
+    }
+    Ok(NumberText {
+        negative,
+        int,
+        frac,
+        exp_negative,
+        exp,
+        len: i,
+    })
+}
+
+/// [`scan_number`] for the parsers: the number at `*pos`, leaving `*pos` after it.
+fn skip_number(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
+    let at = *pos;
+    let number = scan_number(&b[at..]).map_err(|e| ParseError {
+        offset: at + e.offset,
         what: "invalid number",
-    };
-    let digits = |pos: &mut usize| {
-        let start = *pos;
-        while let Some(b'0'..=b'9') = b.get(*pos) {
-            *pos += 1;
-        }
-        *pos - start
-    };
-    if b.get(*pos) == Some(&b'-') {
-        *pos += 1;
-    }
-    match b.get(*pos) {
-        Some(b'0') => *pos += 1,
-        Some(b'1'..=b'9') => {
-            digits(pos);
-        }
-        _ => return Err(err(*pos)),
-    }
-    if b.get(*pos) == Some(&b'.') {
-        *pos += 1;
-        if digits(pos) == 0 {
-            return Err(err(*pos));
-        }
-    }
-    if let Some(b'e' | b'E') = b.get(*pos) {
-        *pos += 1;
-        if let Some(b'+' | b'-') = b.get(*pos) {
-            *pos += 1;
-        }
-        if digits(pos) == 0 {
-            return Err(err(*pos));
-        }
-    }
+    })?;
+    *pos += number.len;
     Ok(())
 }
 
@@ -641,7 +695,7 @@ fn skip_container(b: &[u8], pos: &mut usize) -> Result<Skipped, ParseError> {
                     expect_value = false;
                 }
                 b'-' | b'0'..=b'9' => {
-                    scan_number(b, pos)?;
+                    skip_number(b, pos)?;
                     expect_value = false;
                 }
                 _ => return Err(err(*pos, "expected a JSON value")),
@@ -1016,5 +1070,38 @@ mod tests {
     fn lookups_take_the_last_repeated_key() {
         let v = parse(r#"{"a":1,"a":2}"#).unwrap();
         assert_eq!(v.get("a"), Some(&Value::Number("2".into())));
+    }
+
+    #[test]
+    fn one_number_scanner_for_json_and_the_decimals() {
+        let n = scan_number(b"-12.50e+3,").unwrap();
+        assert!(n.negative && !n.exp_negative);
+        assert_eq!(
+            (n.int, n.frac, n.exp, n.len),
+            (&b"12"[..], &b"50"[..], &b"3"[..], 9)
+        );
+        let n = scan_number(b"0E-7").unwrap();
+        assert!(n.exp_negative);
+        assert_eq!(
+            (n.int, n.frac, n.exp, n.len),
+            (&b"0"[..], &b""[..], &b"7"[..], 4)
+        );
+        for (text, offset, what) in [
+            ("-", 1, "\"-\" must be followed by a digit"),
+            ("01", 1, "a leading 0 cannot be followed by more digits"),
+            ("1.", 2, "\".\" must be followed by digits"),
+            ("1e+", 3, "the exponent needs digits"),
+        ] {
+            assert_eq!(
+                scan_number(text.as_bytes()),
+                Err(NumberError { offset, what }),
+                "{text}"
+            );
+        }
+        // The parsers report the byte where the grammar broke.
+        for parse in [parse, parse_lazy] {
+            let e = parse(r#"{"a": 01}"#).unwrap_err();
+            assert_eq!((e.offset, e.what), (7, "invalid number"));
+        }
     }
 }

@@ -17,6 +17,7 @@ use crate::aws;
 use crate::cli::now_unix_ms;
 use crate::config::{Config, Source};
 use crate::handler::{App, Invocation, InvokeError, Stats};
+use crate::response::error_chain;
 use crate::sink::s3::S3Sink;
 
 /// An environment lookup that can be shared with the runtime's tasks.
@@ -156,7 +157,10 @@ impl Function {
         let duration_ms = started.elapsed().as_millis();
         log_summary(&stats, duration_ms, result.as_ref().err());
         let response = result?;
-        RawValue::from_string(response.to_json())
+        let json = response
+            .to_json()
+            .map_err(|e| InvokeError::Write(error_chain(&e)))?;
+        RawValue::from_string(json)
             .map_err(|e| InvokeError::Write(format!("could not encode the response: {e}")))
     }
 }

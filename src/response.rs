@@ -1,6 +1,11 @@
 //! What the function answers, per door (SPEC 5): the SQS batch response, the API Gateway proxy
 //! response with its CORS headers, and the direct-invoke summary, as the JSON Lambda returns.
 
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::event::apigw::{ApiGatewayProxyResponse, ApiGatewayV2httpResponse};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use aws_lambda_events::http::{self, header::CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+
 use crate::json;
 use crate::source::tracking_api;
 use crate::source::HttpVersion;
@@ -59,48 +64,63 @@ impl Summary {
 }
 
 impl Response {
-    /// The response as the JSON document Lambda returns.
-    pub fn to_json(&self) -> String {
+    /// The response as the JSON document Lambda returns, through `aws_lambda_events`' response
+    /// types: `SqsBatchResponse`, `ApiGatewayV2httpResponse` (payload 2.0) and
+    /// `ApiGatewayProxyResponse` (1.0). Header names go out in lower case.
+    ///
+    /// # Errors
+    /// [`ResponseError`] for a header that HTTP cannot carry (a preflight echoes the request's
+    /// `Access-Control-Request-Headers`).
+    pub fn to_json(&self) -> Result<String, ResponseError> {
         match self {
             Response::Sqs(failures) => {
-                let mut s = String::from("{\"batchItemFailures\":[");
-                for (i, id) in failures.iter().enumerate() {
-                    if i > 0 {
-                        s.push(',');
-                    }
-                    s.push_str("{\"itemIdentifier\":");
-                    json::write_string(id, &mut s);
-                    s.push('}');
-                }
-                s.push_str("]}");
-                s
+                let mut r = SqsBatchResponse::default();
+                r.batch_item_failures = failures
+                    .iter()
+                    .map(|id| {
+                        let mut f = BatchItemFailure::default();
+                        f.item_identifier.clone_from(id);
+                        f
+                    })
+                    .collect();
+                Ok(serde_json::to_string(&r)?)
             }
             Response::Http {
+                version,
                 status,
                 body,
                 headers,
-                ..
             } => {
-                let mut s = format!("{{\"statusCode\":{status},\"headers\":{{");
-                let content_type =
-                    (!body.is_empty()).then_some(("Content-Type", "application/json"));
-                let all = content_type
-                    .into_iter()
-                    .chain(headers.iter().map(|(k, v)| (*k, v.as_str())));
-                for (i, (name, value)) in all.enumerate() {
-                    if i > 0 {
-                        s.push(',');
-                    }
-                    json::write_string(name, &mut s);
-                    s.push(':');
-                    json::write_string(value, &mut s);
+                let mut map = HeaderMap::new();
+                if !body.is_empty() {
+                    map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 }
-                s.push_str("},\"body\":");
-                json::write_string(body, &mut s);
-                s.push_str(",\"isBase64Encoded\":false}");
-                s
+                for (name, value) in headers {
+                    let header = |e: http::Error| ResponseError::Header {
+                        name: (*name).to_owned(),
+                        source: e,
+                    };
+                    let n =
+                        HeaderName::from_bytes(name.as_bytes()).map_err(|e| header(e.into()))?;
+                    let v = HeaderValue::from_str(value).map_err(|e| header(e.into()))?;
+                    map.append(n, v);
+                }
+                let body = (!body.is_empty()).then(|| Body::Text(body.clone()));
+                let status_code = i64::from(*status);
+                Ok(match version {
+                    HttpVersion::V2 => {
+                        let mut r = ApiGatewayV2httpResponse::default();
+                        (r.status_code, r.headers, r.body) = (status_code, map, body);
+                        serde_json::to_string(&r)?
+                    }
+                    HttpVersion::V1 => {
+                        let mut r = ApiGatewayProxyResponse::default();
+                        (r.status_code, r.headers, r.body) = (status_code, map, body);
+                        serde_json::to_string(&r)?
+                    }
+                })
             }
-            Response::Summary(summary) => summary.to_json(),
+            Response::Summary(summary) => Ok(summary.to_json()),
         }
     }
 
@@ -157,6 +177,23 @@ pub enum InvokeError {
     Write(String),
 }
 
+/// Why a response cannot be encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum ResponseError {
+    /// A header name or value that HTTP cannot carry.
+    #[error("the response header {name:?} cannot be sent")]
+    Header {
+        /// The header's name.
+        name: String,
+        /// What `http` found wrong.
+        #[source]
+        source: http::Error,
+    },
+    /// The JSON encoder failed.
+    #[error("the response does not encode as JSON")]
+    Json(#[from] serde_json::Error),
+}
+
 /// An error and its sources on one line, `outer: inner: innermost`, for answers and logs.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -176,10 +213,10 @@ mod tests {
     #[test]
     fn a_refusal_is_json_with_segments_code_and_message_and_any_origin() {
         let r = Response::refusal(HttpVersion::V2, 401, "no \"key\"");
-        let doc: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
         assert_eq!(doc["statusCode"], 401);
-        assert_eq!(doc["headers"]["Content-Type"], "application/json");
-        assert_eq!(doc["headers"]["Access-Control-Allow-Origin"], "*");
+        assert_eq!(doc["headers"]["content-type"], "application/json");
+        assert_eq!(doc["headers"]["access-control-allow-origin"], "*");
         let body: serde_json::Value = serde_json::from_str(doc["body"].as_str().unwrap()).unwrap();
         assert_eq!(
             body,

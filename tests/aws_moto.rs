@@ -268,7 +268,7 @@ fn the_lambda_runtime_path_serves_every_payload_and_assumes_the_role_once() {
     for file in ["apigw-v2-batch.json", "apigw-v1-rest.json"] {
         let r = f.invoke(&events(file));
         assert_eq!(r["statusCode"], 200, "{file}: {r}");
-        assert_eq!(r["headers"]["Content-Type"], "application/json");
+        assert_eq!(r["headers"]["content-type"], "application/json");
         let body: Value =
             serde_json::from_str(r["body"].as_str().expect("body string")).expect("JSON body");
         assert_eq!(body["ok"], true);
@@ -951,7 +951,7 @@ fn an_api_gateway_request_whose_upload_hangs_gets_503_before_api_gateway_gives_u
     );
     let r: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(r["statusCode"], 503, "{r}");
-    assert_eq!(r["headers"]["Access-Control-Allow-Origin"], "*", "{r}");
+    assert_eq!(r["headers"]["access-control-allow-origin"], "*", "{r}");
     let answer: Value = serde_json::from_str(r["body"].as_str().expect("body")).expect("JSON body");
     assert_eq!(answer["ok"], false, "{answer}");
     assert!(

@@ -129,6 +129,9 @@ fuzz_target!(|data: &[u8]| {
     let (response, objects) = common::handle(config(), &payload);
     common::check_objects(&objects, "_errors/", b',');
     let Some(response) = response else { return };
+    // Every answer encodes through aws_lambda_events' response types, as JSON.
+    let encoded = response.to_json().expect("the response encodes");
+    serde_json::from_str::<Value>(&encoded).expect("the response is JSON");
     match response {
         Response::Sqs(failed) => {
             // The memory sink never fails and the sample's keys are short: nothing to report.

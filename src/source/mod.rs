@@ -34,7 +34,7 @@ pub const EVENT_TYPES: [&str; 6] = ["identify", "track", "page", "screen", "grou
 #[derive(Debug)]
 pub enum Envelope<'p> {
     /// An SQS event.
-    Sqs(SqsBatch<'p>),
+    Sqs(SqsBatch),
     /// An API Gateway proxy request.
     Http(HttpRequest<'p>),
     /// A direct invoke: the payload is the document.
@@ -51,11 +51,18 @@ impl<'p> Envelope<'p> {
     ///
     /// # Errors
     /// [`PayloadError`] when the payload is not JSON, or is an SQS event with a record that has
-    /// no message id.
+    /// no message id or a field of the wrong type.
+    ///
+    /// An SQS event is read as `aws_lambda_events`' typed `SqsEvent` (no slower than the lazy
+    /// tree: BENCHMARKS.md); an API Gateway request from the lazy tree, which tolerates what
+    /// the typed requests refuse as a whole (README, "Code map").
     pub fn parse(text: &'p str) -> Result<Envelope<'p>, PayloadError> {
+        if let Some(batch) = SqsBatch::parse(text)? {
+            return Ok(Envelope::Sqs(batch));
+        }
         let doc = json::parse_envelope(text)
             .map_err(|e| PayloadError(format!("the payload is not JSON: {e}")))?;
-        let Value::Object(mut members) = doc else {
+        let Value::Object(members) = doc else {
             return Ok(Envelope::Invoke(doc));
         };
         let get = |members: &[(Cow<'p, str>, Value<'p>)], key: &str| {
@@ -68,9 +75,8 @@ impl<'p> Envelope<'p> {
                         .iter()
                         .all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")));
             if is_sqs {
-                if let Value::Array(records) = members.swap_remove(i).1.into_resolved() {
-                    return SqsBatch::from_records(records).map(Envelope::Sqs);
-                }
+                // Shaped as an SQS event, yet not one `SqsEvent` reads (a field of the wrong type).
+                return Err(SqsBatch::unreadable(text));
             }
         }
         let value = |key: &str| get(&members, key).map(|i| &members[i].1);
@@ -416,6 +422,17 @@ mod tests {
                 "{invoke}"
             );
         }
+        let no_id = r#"{"Records":[{"eventSource":"aws:sqs","body":"{}"}]}"#;
+        assert_eq!(
+            Envelope::parse(no_id).unwrap_err().0,
+            "SQS record 0 has no messageId"
+        );
+        let bad_body = r#"{"Records":[{"eventSource":"aws:sqs","messageId":"m","body":5}]}"#;
+        let e = Envelope::parse(bad_body).unwrap_err().0;
+        assert!(
+            e.starts_with("the SQS event does not read as one: invalid type: integer `5`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The recursive-descent parser: characters to the compiled tree, lexing one token ahead so that
 //! the first problem in reading order is the one reported.
 
-use super::decimal::scan_number;
 use super::eval::{Literal, Node, Op};
 use super::tokens::{show_char, unexpected, Tok, Token, KEYWORDS};
 use super::SubscriptionError;
+use crate::json;
 
 /// The deepest nesting of `(` and `!` a subscription may use.
 pub(super) const MAX_NESTING: usize = 64;
@@ -353,11 +353,14 @@ impl Parser {
             .iter()
             .take_while(|c| matches!(c, '0'..='9' | '.' | 'e' | 'E' | '+' | '-'))
             .collect();
-        match scan_number(&run) {
-            Ok(parts) => Ok((Tok::Num(run[..parts.len].to_string()), parts.len)),
+        match json::scan_number(run.as_bytes()) {
+            Ok(number) => Ok((Tok::Num(run[..number.len].to_string()), number.len)),
             Err(problem) => Err(SubscriptionError::at(
                 start,
-                format!("invalid number {run}: {problem} (numbers follow JSON's grammar)"),
+                format!(
+                    "invalid number {run}: {} (numbers follow JSON's grammar)",
+                    problem.what
+                ),
             )),
         }
     }
