@@ -14,7 +14,7 @@ use clap::Parser;
 
 use crate::aws;
 use crate::config::{Config, Source};
-use crate::handler::{App, Invocation, Response};
+use crate::handler::{App, Invocation, Response, Stats};
 use crate::response::error_chain;
 use crate::sink::dir::DirSink;
 use crate::sink::s3::S3Sink;
@@ -189,17 +189,23 @@ async fn invoke_command(
         );
         return EXIT_FAILED;
     };
+    let mut stats = Stats::default();
     let result = match dry_run {
-        Some(dir) => invoke_with(App::new(config, DirSink::new(dir)), &payload).await,
+        Some(dir) => invoke_with(App::new(config, DirSink::new(dir)), &payload, &mut stats).await,
         None => {
             let sdk = aws::base_config(lookup).await;
             let client = aws::s3_client(&sdk, &config, lookup).await;
             let sink = S3Sink::new(client, &config);
-            invoke_with(App::new(config, sink), &payload).await
+            invoke_with(App::new(config, sink), &payload, &mut stats).await
         }
     };
-    match result.map(|r| r.to_json()) {
+    match result.as_ref().map(Response::to_json) {
         Ok(Ok(json)) => {
+            // The SQS response names only failed messages: say on stderr what was done, as the
+            // API Gateway and direct-invoke summaries do on stdout.
+            if matches!(result, Ok(Response::Sqs(_))) {
+                let _ = writeln!(err, "{}", sqs_summary(&stats, dry_run));
+            }
             let _ = writeln!(out, "{json}");
             EXIT_OK
         }
@@ -217,9 +223,21 @@ async fn invoke_command(
 async fn invoke_with<S: ObjectSink>(
     app: App<S>,
     payload: &str,
+    stats: &mut Stats,
 ) -> Result<Response, crate::handler::InvokeError> {
     let inv = Invocation::starting_now(now_unix_ms(), None);
-    app.handle(payload, &inv).await
+    app.handle_reporting(payload, &inv, stats).await
+}
+
+/// One line on what an SQS invocation did, for stderr.
+fn sqs_summary(s: &Stats, dry_run: Option<&Path>) -> String {
+    let stored = s.objects - s.failures;
+    let to = dry_run.map_or_else(|| "S3".to_owned(), |d| d.display().to_string());
+    format!(
+        "sqs: {} messages, {} events, {} rows, {} filtered, {} rejected; {stored} of {} objects \
+         written to {to} ({} bytes); {} messages reported failed",
+        s.messages, s.events, s.rows, s.filtered, s.rejected, s.objects, s.bytes, s.failed_messages
+    )
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -293,6 +311,40 @@ mod tests {
                 "{form}"
             );
         }
+    }
+
+    #[test]
+    fn an_sqs_invoke_says_on_stderr_what_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let payload = dir.path().join("sqs.json");
+        let body = |b: &str| serde_json::to_string(b).unwrap();
+        std::fs::write(
+            &payload,
+            format!(
+                r#"{{"Records":[{{"eventSource":"aws:sqs","messageId":"m1","body":{}}},{{"eventSource":"aws:sqs","messageId":"m2","body":{}}}]}}"#,
+                body(r#"[{"type":"track","event":"A"},{"type":"identify","userId":"u"}]"#),
+                body("not json")
+            ),
+        )
+        .unwrap();
+        let out_dir = dir.path().join("out");
+        let (code, out, err) = run_cli(&[
+            "invoke",
+            payload.to_str().unwrap(),
+            "--dry-run",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert_eq!(code, EXIT_OK, "{err}");
+        assert_eq!(out.trim(), r#"{"batchItemFailures":[]}"#);
+        let want = format!(
+            "sqs: 2 messages, 2 events, 2 rows, 0 filtered, 1 rejected; 3 of 3 objects written to {}",
+            out_dir.display()
+        );
+        assert!(err.starts_with(&want), "{err}");
+        assert!(
+            err.trim_end().ends_with("; 0 messages reported failed"),
+            "{err}"
+        );
     }
 
     #[test]

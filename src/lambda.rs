@@ -6,6 +6,7 @@
 //! configuration from SSM is read again when older than `config_ttl_seconds`; a new document
 //! that does not validate is logged and the previous one kept.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -142,12 +143,22 @@ impl Function {
         let started = Instant::now();
         let live = self.current().await;
         let now_ms = now_unix_ms();
-        let deadline_ms = i64::try_from(event.context.deadline).unwrap_or(i64::MAX);
+        let deadline_ms = plausible_deadline(event.context.deadline, now_ms).unwrap_or_else(|| {
+            if !IMPLAUSIBLE_DEADLINE_LOGGED.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    deadline_ms = event.context.deadline,
+                    "Lambda-Runtime-Deadline-Ms is not an epoch time within Lambda's 15-minute \
+                     limit (cargo lambda's emulator sends its timeout there); using 15 minutes \
+                     from the start of each such invocation. Logged once."
+                );
+            }
+            now_ms.saturating_add(LONGEST_TIMEOUT_MS)
+        });
         let left = u64::try_from(deadline_ms.saturating_sub(now_ms)).unwrap_or(0);
         let inv = Invocation {
             now_unix_ms: now_ms,
             started,
-            deadline: (event.context.deadline > 0).then(|| started + Duration::from_millis(left)),
+            deadline: Some(started + Duration::from_millis(left)),
         };
         let mut stats = Stats::default();
         let result = live
@@ -162,6 +173,46 @@ impl Function {
             .map_err(|e| InvokeError::Write(error_chain(&e)))?;
         RawValue::from_string(json)
             .map_err(|e| InvokeError::Write(format!("could not encode the response: {e}")))
+    }
+}
+
+/// Lambda's longest function timeout, in milliseconds.
+pub const LONGEST_TIMEOUT_MS: i64 = 15 * 60 * 1000;
+
+/// Whether the implausible-deadline warning was logged (once per process).
+static IMPLAUSIBLE_DEADLINE_LOGGED: AtomicBool = AtomicBool::new(false);
+
+/// The invocation's deadline from `Lambda-Runtime-Deadline-Ms`, if it is plausible: an epoch
+/// time in milliseconds after 2001 and at most Lambda's longest timeout (plus a minute of clock
+/// slack) ahead of `now_ms`. A deadline already passed is plausible (the invocation then fails
+/// its writes as too late); `600000`, which cargo lambda's emulator sends, is not.
+pub fn plausible_deadline(header_ms: u64, now_ms: i64) -> Option<i64> {
+    const AFTER_2001_MS: i64 = 1_000_000_000_000;
+    let deadline = i64::try_from(header_ms).ok()?;
+    let latest = now_ms.saturating_add(LONGEST_TIMEOUT_MS + 60_000);
+    (AFTER_2001_MS..=latest)
+        .contains(&deadline)
+        .then_some(deadline)
+}
+
+/// The log filter: `AWS_LAMBDA_LOG_LEVEL` (set by Lambda from the function's
+/// `LoggingConfig.ApplicationLogLevel`) when it names a level, else `RUST_LOG`, else `fallback`.
+pub fn log_filter(lookup: &dyn Fn(&str) -> Option<String>, fallback: &str) -> String {
+    let platform = lookup("AWS_LAMBDA_LOG_LEVEL").and_then(|level| {
+        Some(match level.trim().to_ascii_uppercase().as_str() {
+            "TRACE" => "trace",
+            "DEBUG" => "debug",
+            "INFO" => "info",
+            "WARN" => "warn",
+            "ERROR" | "FATAL" => "error",
+            _ => return None,
+        })
+    });
+    match platform {
+        Some(level) => level.to_owned(),
+        None => lookup("RUST_LOG")
+            .filter(|f| !f.trim().is_empty())
+            .unwrap_or_else(|| fallback.to_owned()),
     }
 }
 
@@ -287,6 +338,50 @@ fn report_init_error(api: &str, message: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_implausible_deadline_is_not_trusted() {
+        let now = 1_795_478_400_000;
+        assert_eq!(
+            plausible_deadline(600_000, now),
+            None,
+            "cargo lambda's emulator"
+        );
+        assert_eq!(plausible_deadline(0, now), None);
+        assert_eq!(plausible_deadline(u64::MAX, now), None);
+        assert_eq!(
+            plausible_deadline(now as u64 + 3_600_000, now),
+            None,
+            "an hour ahead"
+        );
+        for ok in [now + 60_000, now + LONGEST_TIMEOUT_MS, now - 5] {
+            assert_eq!(plausible_deadline(ok as u64, now), Some(ok));
+        }
+    }
+
+    #[test]
+    fn lambdas_log_level_wins_over_rust_log() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let both = env(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG"), ("RUST_LOG", "warn")]);
+        assert_eq!(log_filter(&both, "info"), "debug");
+        assert_eq!(
+            log_filter(&env(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]), "info"),
+            "error"
+        );
+        let odd = env(&[
+            ("AWS_LAMBDA_LOG_LEVEL", "loud"),
+            ("RUST_LOG", "sync_to_s3=trace"),
+        ]);
+        assert_eq!(log_filter(&odd, "info"), "sync_to_s3=trace");
+        assert_eq!(log_filter(&env(&[]), "warn"), "warn");
+    }
 
     #[test]
     fn emf_line_is_json_with_the_namespace() {

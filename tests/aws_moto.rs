@@ -311,6 +311,35 @@ fn the_lambda_runtime_path_serves_every_payload_and_assumes_the_role_once() {
 }
 
 #[test]
+fn cargo_lambdas_emulator_deadline_is_not_trusted_and_the_objects_are_written() {
+    // cargo lambda 1.9.2's emulator sends `Lambda-Runtime-Deadline-Ms: 600000`, a duration:
+    // taken as an epoch time, every upload would be abandoned as past its 1970 deadline.
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-emulator");
+    let cfg = config("exports-emulator", json!({}));
+    let f = Lambda::start(&aws, &[("SYNC_CONFIG", &cfg)]);
+    for _ in 0..2 {
+        let id = f
+            .api
+            .enqueue_with_deadline_header(&events("sqs-batch.json"), 600_000);
+        match f.api.outcome(&id, Duration::from_secs(60)) {
+            Some(Outcome::Response(body)) => {
+                let r: Value = serde_json::from_str(&body).expect("JSON response");
+                assert!(failures(&r).is_empty(), "{r}\n{}", f.logs());
+            }
+            other => panic!("expected a response, got {other:?}\n{}", f.logs()),
+        }
+    }
+    assert!(!aws.bucket_objects("exports-emulator").is_empty());
+    let warnings = f
+        .logs()
+        .lines()
+        .filter(|l| l.contains("Lambda-Runtime-Deadline-Ms is not an epoch time"))
+        .count();
+    assert_eq!(warnings, 1, "logged once\n{}", f.logs());
+}
+
+#[test]
 fn an_ssm_secure_string_configuration_is_used() {
     let aws = LocalAws::start();
     create_bucket(&aws, "exports-3");

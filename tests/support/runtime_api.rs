@@ -82,14 +82,20 @@ impl RuntimeApi {
 
     /// Queues an invocation with `timeout` to its deadline; returns its request id.
     pub fn enqueue(&self, payload: &str, timeout: Duration) -> String {
-        let mut n = self.counter.lock().expect("counter");
-        *n += 1;
-        let id = format!("req-{n:06}");
         let deadline = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .expect("clock")
             .as_millis() as u64
             + timeout.as_millis() as u64;
+        self.enqueue_with_deadline_header(payload, deadline)
+    }
+
+    /// Queues an invocation whose `Lambda-Runtime-Deadline-Ms` header is `deadline_ms` as given
+    /// (cargo lambda's emulator sends its timeout, `600000`, there); returns its request id.
+    pub fn enqueue_with_deadline_header(&self, payload: &str, deadline: u64) -> String {
+        let mut n = self.counter.lock().expect("counter");
+        *n += 1;
+        let id = format!("req-{n:06}");
         let (lock, cv) = &*self.shared;
         lock.lock()
             .expect("state")
