@@ -14,7 +14,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError, Source};
 
 /// Default operation timeout: a whole call, retries included.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(25);
@@ -27,7 +27,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
     /// The SSM parameter could not be read.
-    #[error("cannot read the configuration from SSM parameter {name}: {reason}")]
+    #[error("cannot read SSM parameter {name}: {reason}")]
     Parameter {
         /// The parameter's name.
         name: String,
@@ -71,26 +71,137 @@ pub async fn base_config(lookup: &dyn Fn(&str) -> Option<String>) -> SdkConfig {
 /// # Errors
 /// [`AwsError::Parameter`] naming the parameter and the reason (e.g. `ParameterNotFound`).
 pub async fn read_parameter(sdk: &SdkConfig, name: &str) -> Result<String, AwsError> {
+    read(sdk, name, false).await.and_then(|v| {
+        v.ok_or_else(|| AwsError::Parameter {
+            name: name.to_owned(),
+            reason: "ParameterNotFound".to_owned(),
+        })
+    })
+}
+
+/// [`read_parameter`] for a parameter that may not exist yet (the secrets parameter): `None`
+/// when SSM answers `ParameterNotFound`.
+///
+/// # Errors
+/// [`AwsError::Parameter`] for any other failure.
+pub async fn read_optional_parameter(
+    sdk: &SdkConfig,
+    name: &str,
+) -> Result<Option<String>, AwsError> {
+    read(sdk, name, true).await
+}
+
+async fn read(sdk: &SdkConfig, name: &str, optional: bool) -> Result<Option<String>, AwsError> {
     let client = aws_sdk_ssm::Client::new(sdk);
     let fail = |reason: String| AwsError::Parameter {
         name: name.to_owned(),
         reason,
     };
-    let out = client
+    let sent = client
         .get_parameter()
         .name(name)
         .with_decryption(true)
         .send()
-        .await
-        .map_err(|e| {
-            fail(match e.code() {
+        .await;
+    let out = match sent {
+        Ok(out) => out,
+        Err(e) if optional && e.code() == Some("ParameterNotFound") => return Ok(None),
+        Err(e) => {
+            return Err(fail(match e.code() {
                 Some(code) => format!("{code}: {}", e.message().unwrap_or("no message")),
                 None => DisplayErrorContext(&e).to_string(),
-            })
-        })?;
+            }))
+        }
+    };
     out.parameter
         .and_then(|p| p.value)
+        .map(Some)
         .ok_or_else(|| fail("the parameter has no value".to_owned()))
+}
+
+/// Writes `value` to an SSM `SecureString` parameter, replacing any value it had; with
+/// `kms_key_id`, encrypted with that key instead of `alias/aws/ssm`. The value is never logged.
+///
+/// # Errors
+/// [`AwsError::Parameter`] naming the parameter and the reason (e.g. `AccessDeniedException`).
+pub async fn write_secure_string(
+    sdk: &SdkConfig,
+    name: &str,
+    value: &str,
+    kms_key_id: Option<&str>,
+) -> Result<(), AwsError> {
+    aws_sdk_ssm::Client::new(sdk)
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .set_key_id(kms_key_id.map(str::to_owned))
+        .overwrite(true)
+        .description("sync-to-s3 secrets: write_keys and iam_external_id (sync-to-s3 secrets)")
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| AwsError::Parameter {
+            name: name.to_owned(),
+            reason: match e.code() {
+                Some(code) => format!("{code}: {}", e.message().unwrap_or("no message")),
+                None => DisplayErrorContext(&e).to_string(),
+            },
+        })
+}
+
+/// The secrets parameter's name, from `SYNC_SECRETS_PARAMETER` (empty counts as unset).
+pub fn secrets_parameter(lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    lookup("SYNC_SECRETS_PARAMETER")
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+}
+
+/// Loads the configuration as the function does at init: the document from its source (SSM
+/// read with decryption), the secrets parameter's members over it when one is named (a
+/// missing secrets parameter counts as empty: the validation then says what is missing), then
+/// the environment overrides, then validation.
+///
+/// # Errors
+/// [`LoadError`]: the SSM read or the configuration error.
+pub async fn load_config(
+    sdk: &SdkConfig,
+    source: &Source,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, LoadError> {
+    let document = match source {
+        Source::Inline(doc) => Some(doc.clone()),
+        Source::Defaults => None,
+        Source::Parameter(name) => Some(read_parameter(sdk, name).await?),
+    };
+    let secrets_name = secrets_parameter(lookup);
+    let (secrets, origin) = match &secrets_name {
+        Some(name) => (
+            read_optional_parameter(sdk, name).await?,
+            format!(
+                "{} with secrets from SSM parameter {name}",
+                source.describe()
+            ),
+        ),
+        None => (None, source.describe()),
+    };
+    Ok(Config::load_with_secrets(
+        document.as_deref(),
+        secrets.as_deref(),
+        &origin,
+        lookup,
+    )?)
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// SSM could not be read.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
 }
 
 /// Whether S3 must be addressed path-style: when an endpoint override is set (a local AWS such

@@ -60,7 +60,37 @@ enum Subcommand {
     /// Load and validate the configuration as the function would and print it (secrets as ***).
     #[command(after_help = CONFIGURATION_HELP)]
     Config,
+    /// Store write keys and the External ID in an SSM SecureString, the secrets parameter the
+    /// function reads at init (SYNC_SECRETS_PARAMETER), with your own AWS credentials. Keys not
+    /// given keep their stored value; values are never printed.
+    #[command(after_help = SECRETS_HELP)]
+    Secrets {
+        /// The SSM parameter (the template's SecretsParameterName).
+        #[arg(long, value_name = "NAME", default_value = DEFAULT_SECRETS_PARAMETER)]
+        parameter: String,
+        /// A write key the HTTP endpoint accepts (repeat for several sources); replaces the
+        /// stored list.
+        #[arg(long = "write-key", value_name = "KEY")]
+        write_keys: Vec<String>,
+        /// The External ID the writer role's trust policy expects.
+        #[arg(long, value_name = "ID")]
+        external_id: Option<String>,
+        /// Encrypt with this KMS key instead of the account's default SSM key (alias/aws/ssm).
+        #[arg(long, value_name = "KEY")]
+        kms_key_id: Option<String>,
+    },
 }
+
+/// The template's default secrets parameter.
+pub const DEFAULT_SECRETS_PARAMETER: &str = "/sync-to-s3/secrets";
+
+/// What `secrets --help` adds.
+const SECRETS_HELP: &str = "\
+Uses the AWS credentials and region of your environment (AWS_PROFILE, AWS_REGION, SSO). The
+values pass through the command line: prefer a shell that does not keep them in its history
+(e.g. a leading space in bash with HISTCONTROL=ignorespace), or `make secrets`, which asks.
+
+Exit status: 0 when stored, 1 when SSM refused, 2 for bad usage or a bad value.";
 
 /// Runs the command line with `args` (without the program name); returns the exit status.
 pub fn run(
@@ -94,6 +124,20 @@ pub fn run(
     };
     match cli.command {
         Subcommand::Config => rt.block_on(config_command(lookup, out, err)),
+        Subcommand::Secrets {
+            parameter,
+            write_keys,
+            external_id,
+            kms_key_id,
+        } => rt.block_on(secrets_command(
+            &parameter,
+            &write_keys,
+            external_id.as_deref(),
+            kms_key_id.as_deref(),
+            lookup,
+            out,
+            err,
+        )),
         Subcommand::Invoke {
             event_file,
             dry_run,
@@ -122,25 +166,122 @@ fn runtime(err: &mut dyn Write) -> Option<tokio::runtime::Runtime> {
 }
 
 /// Loads the configuration as the function does at init (reading SSM when
-/// `SYNC_CONFIG_PARAMETER` is the source).
+/// `SYNC_CONFIG_PARAMETER` is the source, and the secrets parameter when one is named).
 ///
 /// # Errors
 /// A message: the configuration error, or the SSM parameter and why it could not be read.
 pub async fn load_config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
     let source = Source::from_lookup(lookup);
-    let origin = source.describe();
-    match source {
-        Source::Inline(doc) => Config::load(Some(&doc), &origin, lookup),
-        Source::Defaults => Config::load(None, &origin, lookup),
-        Source::Parameter(name) => {
-            let sdk = aws::base_config(lookup).await;
-            let doc = aws::read_parameter(&sdk, &name)
-                .await
-                .map_err(|e| e.to_string())?;
-            Config::load(Some(&doc), &origin, lookup)
-        }
+    let needs_aws =
+        matches!(source, Source::Parameter(_)) || aws::secrets_parameter(lookup).is_some();
+    let result = if needs_aws {
+        let sdk = aws::base_config(lookup).await;
+        aws::load_config(&sdk, &source, lookup).await
+    } else {
+        let origin = source.describe();
+        let document = match &source {
+            Source::Inline(doc) => Some(doc.as_str()),
+            _ => None,
+        };
+        Config::load(document, &origin, lookup).map_err(aws::LoadError::from)
+    };
+    result.map_err(|e| e.to_string())
+}
+
+/// `sync-to-s3 secrets`: reads the stored secrets (if any), replaces the ones given, checks
+/// the result as the function's loader will, and writes it back as a SecureString.
+async fn secrets_command(
+    parameter: &str,
+    write_keys: &[String],
+    external_id: Option<&str>,
+    kms_key_id: Option<&str>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    if write_keys.is_empty() && external_id.is_none() {
+        let _ = writeln!(
+            err,
+            "error: nothing to store: give --write-key KEY (repeatable) and/or --external-id ID"
+        );
+        return EXIT_USAGE;
     }
-    .map_err(|e| e.to_string())
+    let sdk = aws::base_config(lookup).await;
+    let stored = match aws::read_optional_parameter(&sdk, parameter).await {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let document = match secrets_document(stored.as_deref(), write_keys, external_id) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Err(e) = aws::write_secure_string(&sdk, parameter, &document.text, kms_key_id).await {
+        let _ = writeln!(err, "error: {e}");
+        return EXIT_FAILED;
+    }
+    let _ = writeln!(
+        out,
+        "stored SecureString {parameter}: write_keys ({} keys), iam_external_id ({})",
+        document.write_keys,
+        if document.external_id {
+            "set"
+        } else {
+            "not set"
+        }
+    );
+    EXIT_OK
+}
+
+/// A secrets document ready to store, and what it holds (counts only).
+struct SecretsDocument {
+    text: String,
+    write_keys: usize,
+    external_id: bool,
+}
+
+/// `stored` (if any) with `write_keys` (when given) and `external_id` (when given) replaced,
+/// checked by the loader the function uses.
+fn secrets_document(
+    stored: Option<&str>,
+    write_keys: &[String],
+    external_id: Option<&str>,
+) -> Result<SecretsDocument, crate::config::ConfigError> {
+    use crate::json::{self, Value};
+    use std::borrow::Cow;
+    let mut members = match stored {
+        Some(text) => crate::config::parse_secrets(text)
+            .map_err(|e| e.with_origin("the stored secrets parameter"))?,
+        None => Vec::new(),
+    };
+    if !write_keys.is_empty() {
+        let keys = write_keys
+            .iter()
+            .map(|k| Value::String(Cow::Owned(k.trim().to_owned())))
+            .collect();
+        members.retain(|(k, _)| k != "write_keys");
+        members.push((Cow::Borrowed("write_keys"), Value::Array(keys)));
+    }
+    if let Some(id) = external_id {
+        members.retain(|(k, _)| k != "iam_external_id");
+        let id = Value::String(Cow::Owned(id.trim().to_owned()));
+        members.push((Cow::Borrowed("iam_external_id"), id));
+    }
+    let text = json::to_compact(&Value::Object(members));
+    // The loader's own checks (non-empty keys, the External ID's characters), without a role
+    // or bucket: only the secrets are judged here.
+    let probe = r#"{"s3_aws_bucket_name":"check-only"}"#;
+    let config = Config::load_with_secrets(Some(probe), Some(&text), "the secrets", &|_| None)?;
+    Ok(SecretsDocument {
+        text,
+        write_keys: config.write_keys.len(),
+        external_id: config.external_id.is_some(),
+    })
 }
 
 async fn config_command(
@@ -345,6 +486,39 @@ mod tests {
             err.trim_end().ends_with("; 0 messages reported failed"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_secrets_document_keeps_what_was_not_given_and_is_checked() {
+        let stored = r#"{"write_keys":["old"],"iam_external_id":"ext-old"}"#;
+        let d = secrets_document(Some(stored), &["k1".into(), "k2".into()], None).unwrap();
+        assert_eq!(
+            d.text,
+            r#"{"iam_external_id":"ext-old","write_keys":["k1","k2"]}"#
+        );
+        assert_eq!((d.write_keys, d.external_id), (2, true));
+        let d = secrets_document(None, &[], Some("ext-new")).unwrap();
+        assert_eq!(d.text, r#"{"iam_external_id":"ext-new"}"#);
+        let e = secrets_document(None, &[], Some("has space"))
+            .err()
+            .expect("refused");
+        assert_eq!(e.key, "iam_external_id");
+        assert!(!e.to_string().contains("has space"), "{e}");
+        let e = secrets_document(None, &[" ".into()], None)
+            .err()
+            .expect("refused");
+        assert_eq!(e.key, "write_keys[0]");
+        let e = secrets_document(Some(r#"{"acl":"private"}"#), &["k".into()], None)
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("stored secrets parameter"), "{e}");
+    }
+
+    #[test]
+    fn secrets_needs_something_to_store() {
+        let (code, _, err) = run_cli(&["secrets"]);
+        assert_eq!(code, EXIT_USAGE);
+        assert!(err.contains("--write-key"), "{err}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 
 use crate::aws;
 use crate::cli::now_unix_ms;
-use crate::config::{Config, Source};
+use crate::config::Source;
 use crate::handler::{App, Invocation, InvokeError, Stats};
 use crate::response::error_chain;
 use crate::sink::s3::S3Sink;
@@ -24,16 +24,8 @@ use crate::sink::s3::S3Sink;
 /// An environment lookup that can be shared with the runtime's tasks.
 pub type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
-/// Why the function could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    /// SSM or the AWS layer failed.
-    #[error(transparent)]
-    Aws(#[from] aws::AwsError),
-}
+/// Why the function could not start: the configuration, or reading it from SSM.
+pub use crate::aws::LoadError as InitError;
 
 impl From<InvokeError> for Diagnostic {
     fn from(e: InvokeError) -> Diagnostic {
@@ -70,7 +62,7 @@ impl Function {
     pub async fn init(lookup: Lookup) -> Result<Function, InitError> {
         let source = Source::from_lookup(&*lookup);
         let base = aws::base_config(&*lookup).await;
-        let config = load(&base, &source, &*lookup).await?;
+        let config = aws::load_config(&base, &source, &*lookup).await?;
         let sink = S3Sink::new(aws::s3_client(&base, &config, &*lookup).await, &config);
         tracing::info!(
             source = %source.describe(),
@@ -104,7 +96,7 @@ impl Function {
         {
             return live;
         }
-        let next = match load(&self.base, &self.source, &*self.lookup).await {
+        let next = match aws::load_config(&self.base, &self.source, &*self.lookup).await {
             Ok(config) => {
                 let sink = if aws::same_client(&live.app.config, &config) {
                     S3Sink::new(live.app.sink.client().clone(), &config)
@@ -214,23 +206,6 @@ pub fn log_filter(lookup: &dyn Fn(&str) -> Option<String>, fallback: &str) -> St
             .filter(|f| !f.trim().is_empty())
             .unwrap_or_else(|| fallback.to_owned()),
     }
-}
-
-/// Reads and validates the configuration from its source.
-async fn load(
-    base: &SdkConfig,
-    source: &Source,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<Config, InitError> {
-    let origin = source.describe();
-    Ok(match source {
-        Source::Inline(doc) => Config::load(Some(doc), &origin, lookup)?,
-        Source::Defaults => Config::load(None, &origin, lookup)?,
-        Source::Parameter(name) => {
-            let doc = aws::read_parameter(base, name).await?;
-            Config::load(Some(&doc), &origin, lookup)?
-        }
-    })
 }
 
 /// One summary line per invocation, and the same figures as a CloudWatch Embedded Metric

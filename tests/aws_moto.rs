@@ -339,6 +339,121 @@ fn cargo_lambdas_emulator_deadline_is_not_trusted_and_the_objects_are_written() 
     assert_eq!(warnings, 1, "logged once\n{}", f.logs());
 }
 
+/// An API Gateway 2.0 request to /v1/batch (the sample), with Basic auth for `key` if given.
+fn apigw_request(key: Option<&str>) -> String {
+    use base64::Engine;
+    let mut request: Value = serde_json::from_str(&events("apigw-v2-batch.json")).expect("sample");
+    let headers = request["headers"].as_object_mut().expect("headers");
+    headers.retain(|k, _| !k.eq_ignore_ascii_case("authorization"));
+    if let Some(key) = key {
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{key}:"));
+        headers.insert(
+            "authorization".into(),
+            Value::String(format!("Basic {basic}")),
+        );
+    }
+    request.to_string()
+}
+
+#[test]
+fn secrets_stored_by_the_cli_as_a_secure_string_are_what_the_function_checks() {
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-secrets");
+    let param = "/sync-to-s3/test-secrets";
+    let (code, out, err) = cli(
+        &aws,
+        &[
+            "secrets",
+            "--parameter",
+            param,
+            "--write-key",
+            "wk-live-1",
+            "--write-key",
+            "wk-live-2",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        format!("stored SecureString {param}: write_keys (2 keys), iam_external_id (not set)")
+    );
+    assert!(
+        !out.contains("wk-live") && !err.contains("wk-live"),
+        "{out}{err}"
+    );
+    // Stored encrypted, as the function's role reads it (GetParameter with decryption).
+    let stored = rt()
+        .block_on(
+            ssm(&aws)
+                .get_parameter()
+                .name(param)
+                .with_decryption(true)
+                .send(),
+        )
+        .expect("get parameter");
+    let p = stored.parameter.expect("parameter");
+    assert_eq!(
+        p.r#type,
+        Some(aws_sdk_ssm::types::ParameterType::SecureString)
+    );
+    // A second call keeps the keys and adds the External ID.
+    let (code, out, err) = cli(
+        &aws,
+        &["secrets", "--parameter", param, "--external-id", "ext-9876"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("write_keys (2 keys), iam_external_id (set)"),
+        "{out}"
+    );
+
+    // The function as deployed: no key in its environment, anonymous requests not allowed.
+    let doc: Value = serde_json::from_str(&config("exports-secrets", json!({}))).expect("config");
+    let mut doc = doc.as_object().expect("object").clone();
+    doc.remove("write_keys");
+    doc.remove("iam_external_id");
+    doc.remove("iam_role_arn");
+    let cfg = Value::Object(doc).to_string();
+    let env = [
+        ("SYNC_CONFIG", cfg.as_str()),
+        ("SYNC_SECRETS_PARAMETER", param),
+        ("ALLOW_ANONYMOUS", "false"),
+    ];
+    let f = Lambda::start(&aws, &env);
+    let r = f.invoke(&apigw_request(None));
+    assert_eq!(r["statusCode"], 401, "{r}");
+    let r = f.invoke(&apigw_request(Some("wk-live-2")));
+    assert_eq!(r["statusCode"], 200, "{r}\n{}", f.logs());
+    assert!(!aws.bucket_objects("exports-secrets").is_empty());
+    assert!(!f.logs().contains("wk-live") && !f.logs().contains("ext-9876"));
+    let (code, out, err) = cli(&aws, &["config"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("\"allow_anonymous\": false") && !out.contains("wk-live"),
+        "{out}"
+    );
+
+    // A secrets parameter that does not exist yet: init fails saying what to do.
+    let env = [
+        ("SYNC_CONFIG", cfg.as_str()),
+        ("SYNC_SECRETS_PARAMETER", "/sync-to-s3/not-created"),
+        ("ALLOW_ANONYMOUS", "false"),
+    ];
+    let f = Lambda::start(&aws, &env);
+    let init = f
+        .api
+        .init_error(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("no init error; log:\n{}", f.logs()));
+    assert!(
+        init.contains("write_keys")
+            && init.contains("/sync-to-s3/not-created")
+            && init.contains("sync-to-s3 secrets"),
+        "{init}"
+    );
+}
+
 #[test]
 fn an_ssm_secure_string_configuration_is_used() {
     let aws = LocalAws::start();

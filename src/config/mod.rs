@@ -135,6 +135,9 @@ pub struct Config {
     pub session_name: String,
     /// Accepted write keys; empty means no check.
     pub write_keys: Vec<Secret>,
+    /// Whether an empty `write_keys` may leave the HTTP endpoint open (default `true`, as SPEC
+    /// 5.2 reads; the template sets it `false` unless the deployer opts in).
+    pub allow_anonymous: bool,
     /// The object key layout.
     pub key_template: KeyTemplate,
     /// Where rejected items go.
@@ -167,13 +170,30 @@ impl Config {
         origin: &str,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        Self::load_inner(document, lookup).map_err(|e| e.with_origin(origin))
+        Self::load_inner(document, None, lookup).map_err(|e| e.with_origin(origin))
+    }
+
+    /// [`Config::load`] with a secrets document (the SecureString named by
+    /// `SYNC_SECRETS_PARAMETER`) whose members override the document's: a JSON object holding
+    /// only [`SECRET_SETTINGS`]. Environment variables still override both.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first offending key.
+    pub fn load_with_secrets(
+        document: Option<&str>,
+        secrets: Option<&str>,
+        origin: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        Self::load_inner(document, secrets, lookup).map_err(|e| e.with_origin(origin))
     }
 
     fn load_inner(
         document: Option<&str>,
+        secrets: Option<&str>,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        let secrets = secrets.map(parse_secrets).transpose()?;
         let doc = match document {
             Some(text) => json::parse(text)
                 .map_err(|e| ConfigError::new("(document)", format!("not valid JSON: {e}")))?,
@@ -205,6 +225,12 @@ impl Config {
                     k.as_ref(),
                     format!("unknown key{}", suggest(k, &known)),
                 ));
+            }
+        }
+        for (k, v) in secrets.iter().flatten() {
+            settings.retain(|(n, _)| n != k);
+            if let Some(spec) = settings::spec(k) {
+                settings.push((spec.name, Setting::Doc(v)));
             }
         }
         for name in settings::SETTINGS.iter().map(|s| s.name) {
@@ -270,6 +296,7 @@ impl Config {
             external_id: None,
             session_name: settings::DEFAULT_SESSION_NAME.to_owned(),
             write_keys: Vec::new(),
+            allow_anonymous: true,
             key_template: KeyTemplate::parse(DEFAULT_KEY_TEMPLATE)
                 .map_err(|r| ConfigError::new("key_template", r))?,
             error_prefix: settings::DEFAULT_ERROR_PREFIX.to_owned(),
@@ -296,6 +323,37 @@ impl Config {
         ));
         json::to_pretty(&Value::Object(members))
     }
+}
+
+/// The settings a secrets document may hold: the credentials, nothing that shapes the output.
+pub const SECRET_SETTINGS: [&str; 2] = ["write_keys", "iam_external_id"];
+
+/// Parses a secrets document: a JSON object whose keys are all [`SECRET_SETTINGS`], each once.
+///
+/// # Errors
+/// A [`ConfigError`] naming the offending key (values are never shown).
+pub fn parse_secrets(text: &str) -> Result<Vec<(Cow<'_, str>, Value<'_>)>, ConfigError> {
+    let at = "(secrets document)";
+    let doc =
+        json::parse(text).map_err(|e| ConfigError::new(at, format!("not valid JSON: {e}")))?;
+    let Value::Object(members) = doc else {
+        return Err(ConfigError::new(
+            at,
+            format!("must be a JSON object, found {}", doc.type_name()),
+        ));
+    };
+    check_unique_keys(&members, "")?;
+    if let Some((k, _)) = members
+        .iter()
+        .find(|(k, _)| !SECRET_SETTINGS.contains(&k.as_ref()))
+    {
+        return Err(ConfigError::new(
+            format!("{k} (secrets document)"),
+            "is not a secret: the secrets parameter holds only write_keys and iam_external_id; \
+             put other settings in the configuration document",
+        ));
+    }
+    Ok(members)
 }
 
 /// A top-level setting's value, from the document or from an environment variable.
@@ -468,6 +526,61 @@ mod tests {
     }
 
     const MIN: &str = r#"{"s3_aws_bucket_name":"my-bucket"}"#;
+
+    #[test]
+    fn the_secrets_document_overrides_the_document_and_the_environment_overrides_both() {
+        let doc = r#"{"s3_aws_bucket_name":"my-bucket","write_keys":["doc"],"iam_role_arn":"arn:aws:iam::123456789012:role/w"}"#;
+        let secrets = r#"{"write_keys":["wk-1","wk-2"],"iam_external_id":"ext-123"}"#;
+        let none = |_: &str| None;
+        let c = Config::load_with_secrets(Some(doc), Some(secrets), "here", &none).unwrap();
+        let keys: Vec<&str> = c.write_keys.iter().map(Secret::expose).collect();
+        assert_eq!(keys, ["wk-1", "wk-2"]);
+        assert_eq!(c.external_id.as_ref().map(Secret::expose), Some("ext-123"));
+        let display = c.to_display_json();
+        assert!(
+            !display.contains("wk-1") && !display.contains("ext-123"),
+            "{display}"
+        );
+        let env = |k: &str| (k == "WRITE_KEYS").then(|| "from-env".to_owned());
+        let c = Config::load_with_secrets(Some(doc), Some(secrets), "here", &env).unwrap();
+        assert_eq!(c.write_keys[0].expose(), "from-env");
+    }
+
+    #[test]
+    fn the_secrets_document_holds_only_secrets() {
+        let none = |_: &str| None;
+        for (secrets, key) in [
+            (
+                r#"{"s3_aws_bucket_name":"other"}"#,
+                "s3_aws_bucket_name (secrets document)",
+            ),
+            (r#"["wk"]"#, "(secrets document)"),
+            ("{", "(secrets document)"),
+            (r#"{"write_keys":"wk"}"#, "write_keys"),
+        ] {
+            let e = Config::load_with_secrets(Some(MIN), Some(secrets), "here", &none).unwrap_err();
+            assert_eq!(e.key, key, "{secrets}: {e}");
+            assert!(!e.to_string().contains("\"wk\""), "{e}");
+        }
+    }
+
+    #[test]
+    fn no_write_keys_is_refused_unless_anonymous_requests_are_allowed() {
+        // SPEC 5.2's default: no keys, no check.
+        assert!(load_with(Some(MIN), &[]).unwrap().allow_anonymous);
+        let e = load_with(Some(MIN), &[("ALLOW_ANONYMOUS", "false")]).unwrap_err();
+        assert_eq!(e.key, "write_keys");
+        assert!(e.reason.contains("AllowAnonymous"), "{e}");
+        let c = load_with(
+            Some(MIN),
+            &[("ALLOW_ANONYMOUS", "false"), ("WRITE_KEYS", "wk")],
+        )
+        .unwrap();
+        assert!(!c.allow_anonymous && c.write_keys.len() == 1);
+        assert!(load_with(Some(MIN), &[("ALLOW_ANONYMOUS", "true")]).is_ok());
+        let e = load_with(Some(MIN), &[("ALLOW_ANONYMOUS", "no")]).unwrap_err();
+        assert_eq!(e.key, "ALLOW_ANONYMOUS (environment variable)");
+    }
 
     #[test]
     fn defaults_apply() {

@@ -47,7 +47,7 @@ pub(super) struct SettingSpec {
 
 /// Every top-level setting but `mappings`, in the order `sync-to-s3 config` prints them. A
 /// setting may check one declared before it (`iam_external_id` reads `iam_role_arn`).
-pub(super) const SETTINGS: [SettingSpec; 14] = [
+pub(super) const SETTINGS: [SettingSpec; 15] = [
     SettingSpec {
         name: "s3_aws_bucket_name",
         load: load_bucket,
@@ -83,6 +83,11 @@ pub(super) const SETTINGS: [SettingSpec; 14] = [
         name: "write_keys",
         load: load_write_keys,
         show: |c| Value::Array(c.write_keys.iter().map(|_| hidden()).collect()),
+    },
+    SettingSpec {
+        name: "allow_anonymous",
+        load: load_allow_anonymous,
+        show: |c| Value::Bool(c.allow_anonymous),
     },
     SettingSpec {
         name: "key_template",
@@ -307,6 +312,32 @@ fn load_write_keys(
             ))
         }
     };
+    Ok(())
+}
+
+/// `allow_anonymous`: `true` by default (SPEC 5.2: no write keys, no check); the template sets
+/// it `false` unless the deployer opts in, so that an empty `write_keys` cannot open the
+/// endpoint by accident.
+fn load_allow_anonymous(
+    s: Option<&Setting<'_>>,
+    c: &mut Config,
+    _: &Lookup<'_>,
+) -> Result<(), ConfigError> {
+    let name = "allow_anonymous";
+    c.allow_anonymous = match s {
+        Some(s) => s.boolean(name)?,
+        None => true,
+    };
+    if !c.allow_anonymous && c.write_keys.is_empty() {
+        return Err(ConfigError::new(
+            "write_keys",
+            "is empty while allow_anonymous is false: the HTTP endpoint would take events from \
+             anyone. Store the write keys of your Segment sources in the secrets parameter \
+             (sync-to-s3 secrets --parameter NAME --write-key KEY, or make secrets), or set \
+             allow_anonymous to true (template parameter AllowAnonymous) to accept requests \
+             without a key on purpose",
+        ));
+    }
     Ok(())
 }
 
