@@ -45,14 +45,10 @@ SYNC_CONFIG_PARAMETER=$PARAM FUNCTION_LOG="$OUT/function.log" $HARNESS "$BIN" \
   events/apigw-v1-rest.json events/sqs-eventbridge.json events/invoke-batch.json
 
 step "4. What the function wrote to s3://$BUCKET (copies under $OUT/s3/)"
+echo "   each object: its row count, then its first rows, one line per column (cells cut at 48"
+echo "   characters are marked …; the whole files are under $OUT/s3/)"
 $PY scripts/local_aws/seed_local_aws.py --endpoint "$AWS_ENDPOINT_URL" --bucket "$BUCKET" --dump "$OUT/s3" |
-  while IFS=$'\t' read -r key size ctype; do
-    printf '\n\033[1m%s\033[0m  (%s bytes, %s)\n' "$key" "$size" "$ctype"
-    case "$key" in
-      *.gz) gzip -dc "$OUT/s3/$key" | head -n 3 | cut -c1-160 ;;
-      *) head -n 3 "$OUT/s3/$key" | cut -c1-160 ;;
-    esac
-  done
+  $PY scripts/preview_objects.py "$OUT/s3"
 
 step "5. Done"
 echo "   The function's JSON logs (one summary line and one CloudWatch EMF line per invocation): $OUT/function.log"

@@ -12,7 +12,8 @@ HTTP API of template.yaml, its routes and its CorsConfiguration, running the fun
 behind a Lambda Runtime API), with the function configured by ``SYNC_CONFIG`` (one mapping that
 takes every event into columns message_id, type, event, name, user_id, group_id, previous_id,
 timestamp, original_timestamp, sent_at, received_at, write_key, context, properties, traits) and
-by the template's own parameters (``BucketName``, ``WriteKeys``). Then it runs each client:
+by the template's own parameters (``BucketName``, ``SecretsParameterName``, whose SecureString
+the binary's ``secrets`` command stores in moto's SSM first). Then it runs each client:
 
 - python: segment-analytics-python 2.4.0, gzip on, its clock 1 hour behind (tests/clients/
   python_client.py); 7 calls to /v1/batch;
@@ -78,6 +79,7 @@ BUCKET = "sync-to-s3-client-tests"
 WRITE_KEY = "wk_client_tests_1"
 REPLAYS = CLIENTS / "replays"
 REPLAY_WRITE_KEY = "wk_replay_test"  # the key every replay file carries (replays/README.md)
+SECRETS_PARAMETER = "/sync-to-s3/client-tests-secrets"
 HOUR_MS = 3_600_000
 SKEW_TOLERANCE_MS = 5_000
 COLUMNS = [
@@ -554,6 +556,17 @@ def main() -> int:  # noqa: C901 - the test plan, in order
         env["AWS_ENDPOINT_URL"] = endpoint
         s3 = s3_client(endpoint)
         s3.create_bucket(Bucket=BUCKET)
+        # As a deployer does: the write keys go into the SecureString the template names
+        # (SecretsParameterName), stored with the binary's own `secrets` command; the template
+        # keeps AllowAnonymous false, so without them the function would refuse to start.
+        stored = subprocess.run(
+            [str(binary), "secrets", "--parameter", SECRETS_PARAMETER,
+             "--write-key", WRITE_KEY, "--write-key", REPLAY_WRITE_KEY],
+            env=env, capture_output=True, text=True, timeout=60,
+        )
+        if stored.returncode != 0:
+            print(f"FAIL setup: sync-to-s3 secrets: {stored.stderr.strip()}")
+            return 1
 
         fn_env = dict(env, SYNC_CONFIG=json.dumps(CONFIG), RUST_BACKTRACE="1")
         access = AccessLog(out / "access.jsonl")
@@ -569,7 +582,7 @@ def main() -> int:  # noqa: C901 - the test plan, in order
                 "--parameter",
                 f"BucketName={BUCKET}",
                 "--parameter",
-                f"WriteKeys={WRITE_KEY},{REPLAY_WRITE_KEY}",
+                f"SecretsParameterName={SECRETS_PARAMETER}",
                 "--log",
                 str(out / "function.log"),
                 "--access-log",
