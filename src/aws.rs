@@ -239,6 +239,13 @@ pub async fn s3_client(
     aws_sdk_s3::Client::from_conf(builder.build())
 }
 
+/// An S3 client with the caller's own credentials, no role assumed: what `backfill` reads the
+/// Classic logs with.
+pub fn s3_reader(sdk: &SdkConfig, lookup: &dyn Fn(&str) -> Option<String>) -> aws_sdk_s3::Client {
+    let builder = aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style(lookup));
+    aws_sdk_s3::Client::from_conf(builder.build())
+}
+
 /// Whether two configurations need different S3 clients.
 pub fn same_client(a: &Config, b: &Config) -> bool {
     a.region == b.region

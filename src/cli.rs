@@ -60,6 +60,30 @@ enum Subcommand {
     /// Load and validate the configuration as the function would and print it (secrets as ***).
     #[command(after_help = CONFIGURATION_HELP)]
     Config,
+    /// Replay Segment S3 Classic logs through the configured mappings into the configured bucket.
+    #[command(after_help = BACKFILL_HELP)]
+    Backfill {
+        /// s3://BUCKET/PREFIX (read with your own credentials) or a local folder laid out the same way.
+        source: String,
+        /// Only this Segment source (the folder under the prefix).
+        #[arg(long, value_name = "ID")]
+        source_id: Option<String>,
+        /// Only days received on or after this one (UTC).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        since: Option<String>,
+        /// Only days received on or before this one (UTC).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        until: Option<String>,
+        /// Write the objects to DIR/<key> instead of the bucket.
+        #[arg(long, value_name = "DIR")]
+        dry_run: Option<PathBuf>,
+        /// Source objects replayed at once.
+        #[arg(long, value_name = "N", default_value_t = 4)]
+        concurrency: usize,
+        /// Record each completed source object in FILE, and skip the ones it lists.
+        #[arg(long, value_name = "FILE")]
+        resume: Option<PathBuf>,
+    },
     /// Store write keys and the External ID in an SSM SecureString, the secrets parameter the
     /// function reads at init (SYNC_SECRETS_PARAMETER), with your own AWS credentials. Keys not
     /// given keep their stored value; values are never printed.
@@ -80,6 +104,19 @@ enum Subcommand {
         kms_key_id: Option<String>,
     },
 }
+
+/// What `backfill --help` adds.
+const BACKFILL_HELP: &str = "\
+SOURCE holds Segment's S3 Classic layout: <source-id>/<received-day>/<file>, the day being the
+UTC midnight the events were received, in milliseconds (segment-logs/ in the Classic bucket).
+Each object (gzip-compressed or not, told by its bytes) is newline-delimited JSON, one event a
+line; it is streamed, cut into chunks of 10,000 lines, mapped with the configured mappings and
+written with the configured bucket, role and key template. Keys are stamped with the received
+day and end in a hash of the bytes: run it again and it rewrites the same keys, never adding
+rows. --resume FILE also skips the objects a previous run completed.
+
+Exit status: 0 when every selected object was replayed and stored, 1 when some were not (each
+named on stderr; run again), 2 for bad usage or configuration.";
 
 /// The template's default secrets parameter.
 pub const DEFAULT_SECRETS_PARAMETER: &str = "/sync-to-s3/secrets";
@@ -124,6 +161,26 @@ pub fn run(
     };
     match cli.command {
         Subcommand::Config => rt.block_on(config_command(lookup, out, err)),
+        Subcommand::Backfill {
+            source,
+            source_id,
+            since,
+            until,
+            dry_run,
+            concurrency,
+            resume,
+        } => {
+            let args = BackfillArgs {
+                source,
+                source_id,
+                since,
+                until,
+                dry_run,
+                concurrency,
+                resume,
+            };
+            rt.block_on(backfill_command(args, lookup, out, err))
+        }
         Subcommand::Secrets {
             parameter,
             write_keys,
@@ -186,6 +243,168 @@ pub async fn load_config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         Config::load(document, &origin, lookup).map_err(aws::LoadError::from)
     };
     result.map_err(|e| e.to_string())
+}
+
+/// The `backfill` subcommand's arguments.
+struct BackfillArgs {
+    source: String,
+    source_id: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    dry_run: Option<PathBuf>,
+    concurrency: usize,
+    resume: Option<PathBuf>,
+}
+
+/// `sync-to-s3 backfill`: lists the selected Classic objects, replays them and prints a summary.
+async fn backfill_command(
+    args: BackfillArgs,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    use crate::backfill::{self, Origin, Selection};
+    let usage = |err: &mut dyn Write, e: &dyn std::fmt::Display| {
+        let _ = writeln!(err, "error: {e}");
+        EXIT_USAGE
+    };
+    let origin = match Origin::parse(&args.source) {
+        Ok(o) => o,
+        Err(e) => return usage(err, &e),
+    };
+    let day = |d: &Option<String>| d.as_deref().map(backfill::parse_day).transpose();
+    let selection = match (day(&args.since), day(&args.until)) {
+        (Ok(since_ms), Ok(until_ms)) => Selection {
+            source_id: args.source_id.clone(),
+            since_ms,
+            until_ms,
+        },
+        (Err(e), _) | (_, Err(e)) => return usage(err, &e),
+    };
+    let config = match load_config(lookup).await {
+        Ok(c) => c,
+        Err(e) => return usage(err, &e),
+    };
+    let resume = match args
+        .resume
+        .as_deref()
+        .map(backfill::ResumeFile::open)
+        .transpose()
+    {
+        Ok(r) => r,
+        Err(e) => return usage(err, &error_chain(&e)),
+    };
+    let needs_aws = matches!(origin, Origin::S3 { .. }) || args.dry_run.is_none();
+    let sdk = if needs_aws {
+        Some(aws::base_config(lookup).await)
+    } else {
+        None
+    };
+    let reader = match (&origin, &sdk) {
+        (Origin::S3 { .. }, Some(sdk)) => Some(aws::s3_reader(sdk, lookup)),
+        _ => None,
+    };
+    let (objects, other) = match backfill::list(&origin, reader.as_ref(), &selection).await {
+        Ok(found) => found,
+        Err(e) => {
+            let _ = writeln!(err, "error: {}", error_chain(&e));
+            return EXIT_FAILED;
+        }
+    };
+    let total_bytes: u64 = objects.iter().map(|o| o.size).sum();
+    let _ = writeln!(
+        err,
+        "backfill: {} objects selected ({:.1} MB){}",
+        objects.len(),
+        total_bytes as f64 / 1e6,
+        if other > 0 {
+            format!("; {other} objects not in Classic's <source-id>/<received-day>/<file> layout ignored")
+        } else {
+            String::new()
+        }
+    );
+    let started = std::time::Instant::now();
+    let progress = std::sync::Arc::new(backfill::Progress::default());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reporter = tokio::spawn(backfill::report_progress(
+        std::sync::Arc::clone(&progress),
+        objects.len() as u64,
+        total_bytes,
+        std::time::Duration::from_secs(5),
+        std::sync::Arc::clone(&stop),
+    ));
+    let result = match (&args.dry_run, &sdk) {
+        (Some(dir), _) => {
+            let app = std::sync::Arc::new(App::new(config, DirSink::new(dir)));
+            backfill::run(
+                app,
+                objects,
+                &origin,
+                reader.as_ref(),
+                args.concurrency,
+                resume.as_ref(),
+                &progress,
+            )
+            .await
+        }
+        (None, Some(sdk)) => {
+            let client = aws::s3_client(sdk, &config, lookup).await;
+            let sink = S3Sink::new(client, &config);
+            let app = std::sync::Arc::new(App::new(config, sink));
+            backfill::run(
+                app,
+                objects,
+                &origin,
+                reader.as_ref(),
+                args.concurrency,
+                resume.as_ref(),
+                &progress,
+            )
+            .await
+        }
+        (None, None) => unreachable_sdk(),
+    };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    reporter.abort();
+    let totals = match result {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = writeln!(err, "error: {}", error_chain(&e));
+            return EXIT_FAILED;
+        }
+    };
+    for p in &totals.problems {
+        let _ = writeln!(err, "not complete: {p}");
+    }
+    let _ = writeln!(
+        out,
+        "backfill: {} objects ({} skipped as done, {} replayed, {} damaged, {} not complete); {} events, {} rows, {} rejected; {} objects written ({} bytes, {} failed) in {:.1} s",
+        totals.selected,
+        totals.skipped,
+        totals.complete,
+        totals.damaged,
+        totals.incomplete,
+        totals.events,
+        totals.rows,
+        totals.rejected,
+        totals.written,
+        totals.bytes,
+        totals.failures,
+        started.elapsed().as_secs_f64()
+    );
+    if totals.incomplete == 0 {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+/// `needs_aws` is true whenever there is no dry-run directory, so this cannot be reached; an
+/// invocation failure rather than a panic if it ever were.
+fn unreachable_sdk() -> Result<crate::backfill::Totals, crate::backfill::BackfillError> {
+    Err(crate::backfill::BackfillError::Usage(
+        "no AWS configuration to write with".to_owned(),
+    ))
 }
 
 /// `sync-to-s3 secrets`: reads the stored secrets (if any), replaces the ones given, checks

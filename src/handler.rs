@@ -230,6 +230,15 @@ impl<S: ObjectSink> App<S> {
         }
     }
 
+    /// Writes every planned object as the handler does (at most `concurrency` at once, none
+    /// started that cannot finish before `deadline`); per object, the error if it was not
+    /// stored. For the doors planned outside [`App::handle`] (the Classic backfill).
+    pub async fn store(&self, plan: &Plan, deadline: Option<Instant>) -> Vec<Option<SinkError>> {
+        let written = self.write(plan, deadline).await;
+        self.log_failures(&written);
+        written.errors
+    }
+
     /// Writes every planned object, at most `concurrency` at once, starting none that cannot
     /// finish before the deadline.
     async fn write(&self, plan: &Plan, deadline: Option<Instant>) -> Written {

@@ -16,13 +16,16 @@
 //! - [`handler`]: plan → write within the deadline → respond;
 //! - [`aws`]: SDK configuration, STS AssumeRole, SSM — the only place that knows endpoints;
 //! - [`lambda`]: init once, then serve the Lambda Runtime API;
-//! - [`cli`]: the `invoke` and `config` subcommands.
+//! - [`backfill`]: Segment S3 Classic logs replayed, streamed object by object;
+//! - [`cli`]: the `invoke`, `config`, `secrets` and `backfill` subcommands.
 //!
-//! [`aws`], [`lambda`], [`cli`] and the S3 sink need the `aws` feature (on by default); without it
+//! [`aws`], [`backfill`], [`lambda`], [`cli`] and the S3 sink need the `aws` feature (on by default); without it
 //! the crate is the pure core, which is what the fuzz targets build.
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "aws")]
+pub mod backfill;
 pub mod bench_support;
 #[cfg(feature = "aws")]
 pub mod cli;

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::key::Stamp;
 use crate::plan::{self, Plan};
 use crate::response::{InvokeError, Response};
+use crate::source::classic::{self, Line};
 use crate::source::http::Refusal;
 use crate::source::{self, Envelope, HttpVersion, Items};
 
@@ -138,6 +139,48 @@ pub fn plan_payload(config: &Config, payload: &str, now_unix_ms: i64) -> Result<
             )
         }
     }
+}
+
+/// One chunk of a Segment S3 Classic object, planned (issue 13).
+#[derive(Debug)]
+pub struct PlannedChunk {
+    /// The objects, in planned order.
+    pub plan: Plan,
+    /// Valid events.
+    pub events: usize,
+    /// Rejected items (the damage item included).
+    pub rejected: usize,
+}
+
+/// Plans one chunk of a Segment S3 Classic object: each line an event or a rejected item, and
+/// `damage` (a stream that broke before its end) one more rejected item; every item names
+/// `source` (`s3://bucket/key`). The stamp is the object's received day, so that the same
+/// object and configuration always give the same objects and keys.
+///
+/// # Errors
+/// [`crate::format::EncodeError`] when an object cannot be encoded.
+pub fn plan_lines(
+    config: &Config,
+    lines: &[Line],
+    damage: Option<&str>,
+    source: &str,
+    stamp: &Stamp,
+) -> Result<PlannedChunk, crate::format::EncodeError> {
+    let mut items = Items::default();
+    classic::collect_lines(lines, &mut items);
+    items.rejected.extend(damage.map(classic::damage_item));
+    let plan = plan::plan(
+        config,
+        &items.events,
+        &items.rejected,
+        &|_| source.to_owned(),
+        stamp,
+    )?;
+    Ok(PlannedChunk {
+        plan,
+        events: items.events.len(),
+        rejected: items.rejected.len(),
+    })
 }
 
 fn finish(

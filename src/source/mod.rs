@@ -3,7 +3,8 @@
 //! request, its body and its checks, SPEC 5.2), [`eventbridge`] (events relayed by Segment's
 //! EventBridge destination, SPEC 11); with the API Gateway door, [`tracking_api`] (Segment's
 //! endpoints and CORS, SPEC 10) and [`receipt`] (the fields added on receipt, SPEC 10.3). A direct
-//! invoke is the payload itself ([`collect_document`]).
+//! invoke is the payload itself ([`collect_document`]). [`classic`] reads Segment's S3 Classic
+//! logs (issue 13), line by line.
 //!
 //! Here, what every door shares: [`Envelope::parse`] recognises the shape; [`collect`] turns one
 //! JSON document (an event, a `{"batch": [...]}` object or an array) into [`Event`]s and
@@ -11,6 +12,7 @@
 //! the receipt fields. Events borrow the payload's text rather than copying it. Nothing here does
 //! I/O or knows about AWS clients.
 
+pub mod classic;
 pub mod eventbridge;
 pub mod http;
 pub mod receipt;
