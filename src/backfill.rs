@@ -464,29 +464,40 @@ async fn replay_stream<S>(
 where
     S: ObjectSink + Send + Sync + 'static,
 {
-    // One chunk planned while the one before is written: memory stays at about two chunks.
+    // One chunk planned while the one before is written, never more: the reader waits for a
+    // written chunk before it plans a third, so memory stays at two chunks' worth.
     let (tx, mut rx) = mpsc::channel::<Result<PlannedChunk, String>>(1);
+    let (written_tx, written_rx) = std::sync::mpsc::channel::<()>();
     let planner = Arc::clone(app);
     let name = object.name.clone();
     let stamp = Stamp::from_unix_millis(object.path.received_day_ms);
     let reading = tokio::task::spawn_blocking(move || {
         let config = &planner.config;
-        let plan = |lines: &[_], damage: Option<&str>| {
-            pipeline::plan_lines(config, lines, damage, &name, &stamp)
-                .map_err(|e| format!("{name}: {}", error_chain(&e)))
+        let mut in_flight = 0;
+        let mut send = |lines: &[_], damage: Option<&str>| {
+            if in_flight == 2 {
+                if written_rx.recv().is_err() {
+                    return false;
+                }
+                in_flight -= 1;
+            }
+            let planned = pipeline::plan_lines(config, lines, damage, &name, &stamp)
+                .map_err(|e| format!("{name}: {}", error_chain(&e)));
+            in_flight += 1;
+            tx.blocking_send(planned).is_ok()
         };
         let mut reader = LineReader::new(source);
         let mut chunker = Chunker::default();
         while let Some(line) = reader.next_line() {
             if let Some(chunk) = chunker.push(line) {
-                if tx.blocking_send(plan(&chunk, None)).is_err() {
+                if !send(&chunk, None) {
                     return reader.damage;
                 }
             }
         }
         let last = chunker.finish().unwrap_or_default();
         if !last.is_empty() || reader.damage.is_some() {
-            let _ = tx.blocking_send(plan(&last, reader.damage.as_deref()));
+            send(&last, reader.damage.as_deref());
         }
         reader.damage
     });
@@ -495,6 +506,7 @@ where
         let chunk = match planned {
             Ok(chunk) => chunk,
             Err(reason) => {
+                let _ = written_tx.send(());
                 result.failures += 1;
                 result.failed.get_or_insert((reason, ErrorClass::Permanent));
                 continue;
@@ -508,7 +520,10 @@ where
             .events
             .fetch_add(chunk.events as u64, Ordering::Relaxed);
         let errors = app.store(&chunk.plan, None).await;
-        for (o, e) in chunk.plan.objects.iter().zip(errors) {
+        let objects = chunk.plan.objects;
+        // Written (or failed): the reader may plan the next chunk.
+        let _ = written_tx.send(());
+        for (o, e) in objects.iter().zip(errors) {
             match e {
                 None => {
                     result.written += 1;

@@ -14,10 +14,11 @@ use std::io::{BufRead, BufReader, Read};
 use super::{collect_event, Items, Rejected};
 use crate::json;
 
-/// Most lines in one chunk (one plan, one set of objects).
-pub const CHUNK_LINES: usize = 10_000;
+/// Most lines in one chunk (one plan, one set of objects): about what one full SQS invocation
+/// holds (3,900 events of 1 KB), so backfilled objects are as large as live ones.
+pub const CHUNK_LINES: usize = 5_000;
 /// Most bytes of line text in one chunk.
-pub const CHUNK_BYTES: usize = 8 * 1024 * 1024;
+pub const CHUNK_BYTES: usize = 4 * 1024 * 1024;
 /// The longest line kept whole. Segment refuses events over 32 KB, so a longer line is not an
 /// event: it becomes a rejected item holding its first [`KEPT_OF_LONG_LINE`] bytes.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
@@ -394,7 +395,7 @@ mod tests {
     fn chunks_depend_only_on_the_lines() {
         let mut c = Chunker::default();
         let mut sizes = Vec::new();
-        for n in 1..=25_001 {
+        for n in 1..=2 * CHUNK_LINES + 1 {
             let line = Line {
                 number: n,
                 text: "x".repeat(10),
@@ -405,7 +406,7 @@ mod tests {
             }
         }
         sizes.extend(c.finish().map(|c| c.len()));
-        assert_eq!(sizes, [CHUNK_LINES, CHUNK_LINES, 5_001]);
+        assert_eq!(sizes, [CHUNK_LINES, CHUNK_LINES, 1]);
         let mut c = Chunker::default();
         let big = "y".repeat(CHUNK_BYTES / 2 + 1);
         let mut cut = 0;
