@@ -29,6 +29,7 @@ use crate::key::Stamp;
 use crate::pipeline::{self, PlannedChunk};
 use crate::response::error_chain;
 use crate::sink::{ErrorClass, ObjectSink};
+use crate::source::batch_operations::{BatchJob, TaskResult};
 use crate::source::classic::{Chunker, ClassicPath, LineReader};
 
 /// Why a backfill cannot start or a source object cannot be read.
@@ -366,6 +367,7 @@ pub async fn replay_object<S>(
     reader: Option<&aws_sdk_s3::Client>,
     origin: &Origin,
     progress: &Progress,
+    deadline: Option<Instant>,
 ) -> ObjectResult
 where
     S: ObjectSink + Send + Sync + 'static,
@@ -428,7 +430,7 @@ where
             })
         }
     };
-    replay_stream(app, object, source, progress).await
+    replay_stream(app, object, source, progress, deadline).await
 }
 
 /// How GetObject's failure is classed: missing or denied objects are permanent.
@@ -460,6 +462,7 @@ async fn replay_stream<S>(
     object: &SourceObject,
     source: Box<dyn Read + Send>,
     progress: &Progress,
+    deadline: Option<Instant>,
 ) -> ObjectResult
 where
     S: ObjectSink + Send + Sync + 'static,
@@ -519,7 +522,7 @@ where
         progress
             .events
             .fetch_add(chunk.events as u64, Ordering::Relaxed);
-        let errors = app.store(&chunk.plan, None).await;
+        let errors = app.store(&chunk.plan, deadline).await;
         let objects = chunk.plan.objects;
         // Written (or failed): the reader may plan the next chunk.
         let _ = written_tx.send(());
@@ -696,7 +699,10 @@ where
         .collect();
     let app = &app;
     let mut results = stream::iter(todo.iter())
-        .map(|o| async move { (o, replay_object(app, o, reader, origin, progress).await) })
+        .map(|o| async move {
+            let r = replay_object(app, o, reader, origin, progress, None).await;
+            (o, r)
+        })
         .buffer_unordered(concurrency.max(1));
     while let Some((o, r)) = results.next().await {
         if let (true, Some(resume)) = (r.complete(), resume) {
@@ -705,6 +711,81 @@ where
         totals.add(o, &r);
     }
     Ok(totals)
+}
+
+/// Runs an S3 Batch Operations invocation: each task's object replayed as `backfill` does,
+/// within `deadline`, and the answer per task: `Succeeded` when everything in the object is
+/// stored (bad lines and damage as rejected items, which the result string counts),
+/// `TemporaryFailure` for what a retry may fix (throttling, 5xx, timeouts, the deadline),
+/// `PermanentFailure` for what it will not (missing, access denied, not a Classic key).
+pub async fn batch_job<S>(
+    app: &Arc<App<S>>,
+    reader: &aws_sdk_s3::Client,
+    job: &BatchJob,
+    deadline: Option<Instant>,
+) -> (Vec<(String, TaskResult)>, Totals)
+where
+    S: ObjectSink + Send + Sync + 'static,
+{
+    let progress = Progress::default();
+    let mut totals = Totals::default();
+    let mut results = Vec::with_capacity(job.tasks.len());
+    for task in &job.tasks {
+        let Some(bucket) = task.bucket() else {
+            results.push((
+                task.task_id.clone(),
+                TaskResult::PermanentFailure(format!("task {} names no bucket", task.task_id)),
+            ));
+            continue;
+        };
+        let name = format!("s3://{bucket}/{}", task.s3_key);
+        let Some(path) = ClassicPath::parse(&task.s3_key) else {
+            results.push((
+                task.task_id.clone(),
+                TaskResult::PermanentFailure(format!(
+                    "{name} is not a Segment S3 Classic log key (<source-id>/<received-day in ms>/<file>)"
+                )),
+            ));
+            continue;
+        };
+        let object = SourceObject {
+            name: name.clone(),
+            location: task.s3_key.clone(),
+            path,
+            size: 0,
+            version: task.s3_version_id.clone().unwrap_or_default(),
+        };
+        let origin = Origin::S3 {
+            bucket: bucket.to_owned(),
+            prefix: String::new(),
+        };
+        let r = replay_object(app, &object, Some(reader), &origin, &progress, deadline).await;
+        totals.add(&object, &r);
+        let counts = format!(
+            "{} events, {} rows, {} rejected; {} of {} objects written",
+            r.events, r.rows, r.rejected, r.written, r.planned
+        );
+        let result = if let Some(u) = &r.unreadable {
+            match u.class {
+                ErrorClass::Transient => TaskResult::TemporaryFailure(u.reason.clone()),
+                ErrorClass::Permanent => TaskResult::PermanentFailure(u.reason.clone()),
+            }
+        } else if let Some((why, class)) = &r.failed {
+            let text = format!("{counts}; {} not stored, first: {why}", r.failures);
+            match class {
+                ErrorClass::Transient => TaskResult::TemporaryFailure(text),
+                ErrorClass::Permanent => TaskResult::PermanentFailure(text),
+            }
+        } else if let Some(damage) = &r.damage {
+            TaskResult::Succeeded(format!(
+                "{counts}; damaged, kept as a rejected item: {damage}"
+            ))
+        } else {
+            TaskResult::Succeeded(counts)
+        };
+        results.push((task.task_id.clone(), result));
+    }
+    (results, totals)
 }
 
 /// Progress on stderr every `every` until `stop` is set: objects, events, bytes read, the rate

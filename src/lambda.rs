@@ -15,11 +15,13 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::value::RawValue;
 
 use crate::aws;
+use crate::backfill;
 use crate::cli::now_unix_ms;
 use crate::config::Source;
 use crate::handler::{App, Invocation, InvokeError, Stats};
 use crate::response::error_chain;
 use crate::sink::s3::S3Sink;
+use crate::source::batch_operations::{self, BatchJob, TaskResult};
 
 /// An environment lookup that can be shared with the runtime's tasks.
 pub type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -43,6 +45,8 @@ impl From<InvokeError> for Diagnostic {
 /// What the function holds between invocations.
 pub struct Function {
     base: SdkConfig,
+    /// Reads source objects for S3 Batch Operations tasks, with the function's own role.
+    reader: aws_sdk_s3::Client,
     source: Source,
     lookup: Lookup,
     live: RwLock<Arc<Live>>,
@@ -50,7 +54,7 @@ pub struct Function {
 
 /// The app in use and when its configuration was read.
 struct Live {
-    app: App<S3Sink>,
+    app: Arc<App<S3Sink>>,
     loaded: Instant,
 }
 
@@ -64,6 +68,7 @@ impl Function {
         let base = aws::base_config(&*lookup).await;
         let config = aws::load_config(&base, &source, &*lookup).await?;
         let sink = S3Sink::new(aws::s3_client(&base, &config, &*lookup).await, &config);
+        let reader = aws::s3_reader(&base, &*lookup);
         tracing::info!(
             source = %source.describe(),
             bucket = %config.bucket,
@@ -75,8 +80,9 @@ impl Function {
             base,
             source,
             lookup,
+            reader,
             live: RwLock::new(Arc::new(Live {
-                app: App::new(config, sink),
+                app: Arc::new(App::new(config, sink)),
                 loaded: Instant::now(),
             })),
         })
@@ -115,7 +121,7 @@ impl Function {
             }
         };
         let fresh = Arc::new(Live {
-            app: next,
+            app: Arc::new(next),
             loaded: Instant::now(),
         });
         if let Ok(mut slot) = self.live.write() {
@@ -152,6 +158,9 @@ impl Function {
             started,
             deadline: Some(started + Duration::from_millis(left)),
         };
+        if let Some(job) = BatchJob::parse(event.payload.get()) {
+            return self.batch_job(&live, &job, &inv).await;
+        }
         let mut stats = Stats::default();
         let result = live
             .app
@@ -163,6 +172,41 @@ impl Function {
         let json = response
             .to_json()
             .map_err(|e| InvokeError::Write(error_chain(&e)))?;
+        RawValue::from_string(json)
+            .map_err(|e| InvokeError::Write(format!("could not encode the response: {e}")))
+    }
+}
+
+impl Function {
+    /// An S3 Batch Operations invocation (issue 13): each task's Classic object replayed, and
+    /// the answer per task. Logged as one summary line with source `batch`.
+    async fn batch_job(
+        &self,
+        live: &Live,
+        job: &BatchJob,
+        inv: &Invocation,
+    ) -> Result<Box<RawValue>, InvokeError> {
+        let (results, totals) =
+            backfill::batch_job(&live.app, &self.reader, job, inv.deadline).await;
+        let stats = Stats {
+            source: "batch",
+            messages: job.tasks.len(),
+            events: usize::try_from(totals.events).unwrap_or(usize::MAX),
+            rows: usize::try_from(totals.rows).unwrap_or(usize::MAX),
+            rejected: usize::try_from(totals.rejected).unwrap_or(usize::MAX),
+            objects: usize::try_from(totals.written + totals.failures).unwrap_or(usize::MAX),
+            bytes: totals.bytes,
+            failures: usize::try_from(totals.failures).unwrap_or(usize::MAX),
+            failed_messages: results
+                .iter()
+                .filter(|(_, r)| !matches!(r, TaskResult::Succeeded(_)))
+                .count(),
+            ..Stats::default()
+        };
+        log_summary(&stats, inv.started.elapsed().as_millis(), None);
+        let answer = batch_operations::response(job, &results);
+        let json = serde_json::to_string(&answer)
+            .map_err(|e| InvokeError::Write(format!("could not encode the response: {e}")))?;
         RawValue::from_string(json)
             .map_err(|e| InvokeError::Write(format!("could not encode the response: {e}")))
     }

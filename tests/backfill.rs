@@ -9,8 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::Command;
 
+use std::time::Duration;
+
 use serde_json::{json, Value};
 use support::local_aws::{python, LocalAws};
+use support::runtime_api::{Outcome, RuntimeApi};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sync-to-s3");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -347,4 +350,141 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out.sort();
     out
+}
+
+/// An S3 Batch Operations task (invocation schema 2.0) for one object.
+fn batch_task(task: &str, bucket: &str, key: &str) -> String {
+    json!({
+        "invocationSchemaVersion": "2.0",
+        "invocationId": format!("inv-{task}"),
+        "job": {"id": "job-1", "userArguments": {}},
+        "tasks": [{"taskId": task, "s3Key": key, "s3VersionId": null, "s3Bucket": bucket}]
+    })
+    .to_string()
+}
+
+#[test]
+fn s3_batch_operations_tasks_answer_succeeded_temporary_or_permanent() {
+    let aws = LocalAws::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let expected = generate(dir.path(), Some((&aws, "classic-batch")), &[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(
+        aws.s3_client()
+            .create_bucket()
+            .bucket("exports-batch")
+            .send(),
+    )
+    .expect("create bucket");
+    let keys: Vec<&String> = expected.as_object().expect("expected").keys().collect();
+    let truncated = expected
+        .as_object()
+        .expect("expected")
+        .iter()
+        .find(|(_, m)| m["truncated"] == true)
+        .map(|(k, _)| k.clone())
+        .expect("a truncated object");
+    let good = keys
+        .iter()
+        .find(|k| {
+            expected[k.as_str()]["bad_lines"]
+                .as_array()
+                .is_some_and(|b| !b.is_empty())
+                && expected[k.as_str()]["truncated"] != true
+        })
+        .expect("good");
+    let flaky = keys
+        .iter()
+        .find(|k| *k != good && ***k != truncated)
+        .expect("flaky");
+    // Every GET of this object fails with 503 SlowDown, past the SDK's retries.
+    aws.fault(json!({"service": "s3", "method": "GET", "path_regex": flaky.replace('/', "\\/").replace('.', "\\."), "action": "error", "status": 503, "code": "SlowDown", "message": "Please reduce your request rate.", "times": -1}));
+
+    let api = RuntimeApi::start();
+    let cfg = json!({"s3_aws_bucket_name": "exports-batch", "subscription": ""}).to_string();
+    let log = tempfile::NamedTempFile::new().expect("log");
+    let append = || {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .expect("log")
+    };
+    let mut child = api
+        .function_command(BIN, false)
+        .envs(aws.env())
+        .env("SYNC_CONFIG", &cfg)
+        .env("SYNC_ATTEMPT_TIMEOUT_MS", "5000")
+        .stdout(append())
+        .stderr(append())
+        .spawn()
+        .expect("start the function");
+    let logs = || std::fs::read_to_string(log.path()).unwrap_or_default();
+    let answer = |task: &str, key: &str| -> Value {
+        match api.invoke(
+            &batch_task(task, "classic-batch", key),
+            Duration::from_secs(60),
+        ) {
+            Some(Outcome::Response(body)) => serde_json::from_str(&body).expect("JSON answer"),
+            other => panic!("{task}: expected an answer, got {other:?}\n{}", logs()),
+        }
+    };
+    let ok = answer("t-good", good);
+    let missing = answer("t-missing", "segment-logs/src_zz/1432684800000/gone.gz");
+    let damaged = answer("t-damaged", &truncated);
+    let not_classic = answer("t-other", "exports/readme.txt");
+    let transient = answer("t-flaky", flaky);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let result = |a: &Value| {
+        (
+            a["results"][0]["resultCode"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+            a["results"][0]["resultString"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        )
+    };
+    assert_eq!(ok["invocationSchemaVersion"], "2.0");
+    assert_eq!(ok["invocationId"], "inv-t-good");
+    assert_eq!(ok["results"][0]["taskId"], "t-good");
+    let (code, text) = result(&ok);
+    assert_eq!(code, "Succeeded", "{text}");
+    assert!(
+        text.starts_with("150 events, 150 rows, 2 rejected;"),
+        "{text}"
+    );
+    let (code, text) = result(&missing);
+    assert_eq!(code, "PermanentFailure", "{text}");
+    assert!(
+        text.contains("gone.gz") && text.contains("NoSuchKey"),
+        "{text}"
+    );
+    let (code, text) = result(&damaged);
+    assert_eq!(code, "Succeeded", "{text}");
+    assert!(text.contains("damaged"), "{text}");
+    let (code, text) = result(&not_classic);
+    assert_eq!(code, "PermanentFailure", "{text}");
+    assert!(text.contains("not a Segment S3 Classic log key"), "{text}");
+    let (code, text) = result(&transient);
+    assert_eq!(code, "TemporaryFailure", "{text}");
+    assert!(text.contains("SlowDown") || text.contains("503"), "{text}");
+
+    // The good object's events landed, each once.
+    let stored = s3_objects(&aws, "exports-batch");
+    let seen = message_ids(&stored);
+    for id in expected[good.as_str()]["good"].as_array().expect("ids") {
+        assert_eq!(seen.get(id.as_str().expect("id")), Some(&1), "{id}");
+    }
+    let summaries = logs()
+        .lines()
+        .filter(|l| l.contains("\"source\":\"batch\""))
+        .count();
+    assert!(summaries >= 5, "{}", logs());
 }

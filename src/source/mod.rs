@@ -12,6 +12,7 @@
 //! the receipt fields. Events borrow the payload's text rather than copying it. Nothing here does
 //! I/O or knows about AWS clients.
 
+pub mod batch_operations;
 pub mod classic;
 pub mod eventbridge;
 pub mod http;
