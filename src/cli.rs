@@ -83,6 +83,10 @@ enum Subcommand {
         /// Record each completed source object in FILE, and skip the ones it lists.
         #[arg(long, value_name = "FILE")]
         resume: Option<PathBuf>,
+        /// Replay nothing: write the S3 Batch Operations manifest (CSV bucket,key) of the
+        /// selected objects to FILE and print the commands that run the job.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["dry_run", "resume"])]
+        manifest: Option<PathBuf>,
     },
     /// Store write keys and the External ID in an SSM SecureString, the secrets parameter the
     /// function reads at init (SYNC_SECRETS_PARAMETER), with your own AWS credentials. Keys not
@@ -169,8 +173,10 @@ pub fn run(
             dry_run,
             concurrency,
             resume,
+            manifest,
         } => {
             let args = BackfillArgs {
+                manifest,
                 source,
                 source_id,
                 since,
@@ -254,6 +260,7 @@ struct BackfillArgs {
     dry_run: Option<PathBuf>,
     concurrency: usize,
     resume: Option<PathBuf>,
+    manifest: Option<PathBuf>,
 }
 
 /// `sync-to-s3 backfill`: lists the selected Classic objects, replays them and prints a summary.
@@ -312,6 +319,9 @@ async fn backfill_command(
         }
     };
     let total_bytes: u64 = objects.iter().map(|o| o.size).sum();
+    if let Some(path) = &args.manifest {
+        return write_manifest(path, &origin, &objects, total_bytes, out, err);
+    }
     let _ = writeln!(
         err,
         "backfill: {} objects selected ({:.1} MB){}",
@@ -397,6 +407,66 @@ async fn backfill_command(
     } else {
         EXIT_FAILED
     }
+}
+
+/// `backfill --manifest`: the CSV manifest S3 Batch Operations reads (`bucket,key`, keys
+/// URL-encoded as it requires) and the commands that run the job with the template's role.
+fn write_manifest(
+    path: &Path,
+    origin: &crate::backfill::Origin,
+    objects: &[crate::backfill::SourceObject],
+    total_bytes: u64,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let crate::backfill::Origin::S3 { bucket, .. } = origin else {
+        let _ = writeln!(err, "error: --manifest needs an s3://BUCKET/PREFIX source");
+        return EXIT_USAGE;
+    };
+    let mut csv = String::new();
+    for o in objects {
+        csv.push_str(bucket);
+        csv.push(',');
+        csv.push_str(&url_encode_key(&o.location));
+        csv.push('\n');
+    }
+    if let Err(e) = std::fs::write(path, csv) {
+        let _ = writeln!(err, "error: cannot write {}: {e}", path.display());
+        return EXIT_FAILED;
+    }
+    let name = path
+        .file_name()
+        .map_or_else(|| "manifest.csv".into(), |n| n.to_string_lossy());
+    let _ = writeln!(
+        out,
+        "wrote {} ({} objects, {:.1} MB of Classic logs). Run the job with the stack's outputs \
+         FunctionArn and BatchOperationsRoleArn (deploy with ClassicBucket={bucket}):\n\n\
+         aws s3 cp {} s3://{bucket}/sync-to-s3-batch/{name}\n\
+         ETAG=$(aws s3api head-object --bucket {bucket} --key sync-to-s3-batch/{name} --query ETag --output text)\n\
+         aws s3control create-job --account-id \"$ACCOUNT_ID\" --no-confirmation-required --priority 10 \\\n  \
+         --role-arn \"$BATCH_OPERATIONS_ROLE_ARN\" \\\n  \
+         --operation '{{\"LambdaInvoke\":{{\"FunctionArn\":\"'\"$FUNCTION_ARN\"'\",\"InvocationSchemaVersion\":\"2.0\"}}}}' \\\n  \
+         --manifest '{{\"Spec\":{{\"Format\":\"S3BatchOperations_CSV_20180820\",\"Fields\":[\"Bucket\",\"Key\"]}},\"Location\":{{\"ObjectArn\":\"arn:aws:s3:::{bucket}/sync-to-s3-batch/{name}\",\"ETag\":'\"$ETAG\"'}}}}' \\\n  \
+         --report '{{\"Bucket\":\"arn:aws:s3:::{bucket}\",\"Prefix\":\"sync-to-s3-batch/reports\",\"Format\":\"Report_CSV_20180820\",\"Enabled\":true,\"ReportScope\":\"FailedTasksOnly\"}}'",
+        path.display(),
+        objects.len(),
+        total_bytes as f64 / 1e6,
+        path.display(),
+    );
+    EXIT_OK
+}
+
+/// A key as S3 Batch Operations' CSV manifests need it: URL-encoded, `/` kept.
+fn url_encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `needs_aws` is true whenever there is no dry-run directory, so this cannot be reached; an
@@ -731,6 +801,14 @@ mod tests {
             .err()
             .expect("refused");
         assert!(e.to_string().contains("stored secrets parameter"), "{e}");
+    }
+
+    #[test]
+    fn manifest_keys_are_url_encoded() {
+        assert_eq!(
+            url_encode_key("segment-logs/src 1/1432684800000/a+b,c.gz"),
+            "segment-logs/src%201/1432684800000/a%2Bb%2Cc.gz"
+        );
     }
 
     #[test]

@@ -245,6 +245,40 @@ fn a_classic_history_in_s3_lands_once_and_a_rerun_adds_nothing() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("(12 skipped as done, 0 replayed"), "{out}");
 
+    // The Batch Operations manifest of the same selection: bucket,key per object.
+    let manifest = dir.path().join("manifest.csv");
+    let (code, out, err) = run(
+        &aws,
+        &[
+            "backfill",
+            source,
+            "--manifest",
+            manifest.to_str().expect("path"),
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("aws s3control create-job")
+            && out.contains("\"InvocationSchemaVersion\":\"2.0\""),
+        "{out}"
+    );
+    let listed: Vec<String> = std::fs::read_to_string(&manifest)
+        .expect("manifest")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let mut want: Vec<String> = expected
+        .as_object()
+        .expect("expected")
+        .keys()
+        .map(|k| format!("segment-classic,{k}"))
+        .collect();
+    want.sort();
+    let mut got = listed.clone();
+    got.sort();
+    assert_eq!(got, want);
+
     // Selection: one source, one day.
     let (code, out, err) = run(
         &aws,

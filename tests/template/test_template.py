@@ -184,6 +184,27 @@ def t_log_level_comes_from_the_platform() -> None:
     assert "RUST_LOG" not in ENV
 
 
+def t_classic_replay_is_granted_only_when_a_classic_bucket_is_named() -> None:
+    assert PARAMS["ClassicBucket"]["Default"] == ""
+    reads = [s for s in statements() if s.get("Sid") == "ReadClassicLogs"]
+    assert len(reads) == 1 and reads[0]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"], reads
+    assert "${ClassicBucket}/*" in str(reads[0]["Resource"]), reads
+    # The statement sits behind the condition: nothing extra without the parameter.
+    guarded = [st for policy in FN["Policies"] for st in policy.get("Statement", [])
+               if isinstance(st, dict) and "Fn::If" in st and st["Fn::If"][0] == "HasClassicBucket"]
+    assert len(guarded) == 1
+    role = RES["BatchOperationsRole"]
+    assert role["Condition"] == "HasClassicBucket"
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "batchoperations.s3.amazonaws.com"}
+    actions = [st["Action"] for p in role["Properties"]["Policies"] for st in p["PolicyDocument"]["Statement"]]
+    assert "lambda:InvokeFunction" in actions and "s3:PutObject" in actions, actions
+    invoke = [st for p in role["Properties"]["Policies"] for st in p["PolicyDocument"]["Statement"]
+              if st["Action"] == "lambda:InvokeFunction"][0]
+    assert invoke["Resource"] == {"Fn::GetAtt": ["SyncFunction", "Arn"]}, "this function only"
+    assert T["Outputs"]["BatchOperationsRoleArn"]["Condition"] == "HasClassicBucket"
+
+
 TESTS: list[tuple[str, Callable[[], None]]] = [
     (name, fn) for name, fn in sorted(globals().items()) if name.startswith("t_") and callable(fn)
 ]
