@@ -31,6 +31,7 @@ use crate::response::error_chain;
 use crate::sink::{ErrorClass, ObjectSink};
 use crate::source::batch_operations::{BatchJob, TaskResult};
 use crate::source::classic::{Chunker, ClassicPath, LineReader};
+use crate::source::s3_notification::ObjectRef;
 
 /// Why a backfill cannot start or a source object cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -786,6 +787,49 @@ where
         results.push((task.task_id.clone(), result));
     }
     (results, totals)
+}
+
+/// Replays the objects S3 notifications name (the live side-by-side migration): `true` when
+/// every one is stored. A key outside Classic's layout is logged and left alone (it holds no
+/// Classic events); an object that cannot be read or stored makes the message fail, so that
+/// SQS delivers it again.
+pub async fn notified_objects<S>(
+    app: &Arc<App<S>>,
+    reader: &aws_sdk_s3::Client,
+    objects: &[ObjectRef],
+    deadline: Option<Instant>,
+    totals: &mut Totals,
+) -> bool
+where
+    S: ObjectSink + Send + Sync + 'static,
+{
+    let progress = Progress::default();
+    let mut all = true;
+    for o in objects {
+        let name = format!("s3://{}/{}", o.bucket, o.key);
+        let Some(path) = ClassicPath::parse(&o.key) else {
+            tracing::warn!(object = %name, "not a Segment S3 Classic log key (<source-id>/<received-day>/<file>): left alone");
+            continue;
+        };
+        let object = SourceObject {
+            name,
+            location: o.key.clone(),
+            path,
+            size: o.size,
+            version: o.etag.clone(),
+        };
+        let origin = Origin::S3 {
+            bucket: o.bucket.clone(),
+            prefix: String::new(),
+        };
+        let r = replay_object(app, &object, Some(reader), &origin, &progress, deadline).await;
+        if let Some(u) = &r.unreadable {
+            tracing::warn!(object = %object.name, class = u.class.as_str(), error = %u.reason, "Classic object not read");
+        }
+        all &= r.complete();
+        totals.add(&object, &r);
+    }
+    all
 }
 
 /// Progress on stderr every `every` until `stop` is set: objects, events, bytes read, the rate

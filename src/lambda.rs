@@ -20,8 +20,11 @@ use crate::cli::now_unix_ms;
 use crate::config::Source;
 use crate::handler::{App, Invocation, InvokeError, Stats};
 use crate::response::error_chain;
+use crate::response::Response;
 use crate::sink::s3::S3Sink;
 use crate::source::batch_operations::{self, BatchJob, TaskResult};
+use crate::source::s3_notification::{self, Notification};
+use crate::source::{Envelope, SqsBatch};
 
 /// An environment lookup that can be shared with the runtime's tasks.
 pub type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -161,6 +164,13 @@ impl Function {
         if let Some(job) = BatchJob::parse(event.payload.get()) {
             return self.batch_job(&live, &job, &inv).await;
         }
+        if s3_notification::may_hold_notifications(event.payload.get()) {
+            if let Ok(Envelope::Sqs(batch)) = Envelope::parse(event.payload.get()) {
+                if let Some(notes) = s3_notification::parse(&batch) {
+                    return self.notifications(&live, &batch, &notes, &inv).await;
+                }
+            }
+        }
         let mut stats = Stats::default();
         let result = live
             .app
@@ -207,6 +217,57 @@ impl Function {
         let answer = batch_operations::response(job, &results);
         let json = serde_json::to_string(&answer)
             .map_err(|e| InvokeError::Write(format!("could not encode the response: {e}")))?;
+        RawValue::from_string(json)
+            .map_err(|e| InvokeError::Write(format!("could not encode the response: {e}")))
+    }
+}
+
+impl Function {
+    /// An SQS batch of S3 notifications (issue 13): each new Classic object replayed; a
+    /// message is reported failed when an object it names was not read or stored. Logged and
+    /// counted as `sqs`, so that the FailedMessages alarm covers it.
+    async fn notifications(
+        &self,
+        live: &Live,
+        batch: &SqsBatch,
+        notes: &[Notification],
+        inv: &Invocation,
+    ) -> Result<Box<RawValue>, InvokeError> {
+        let mut totals = backfill::Totals::default();
+        let mut failed = Vec::new();
+        for (record, note) in batch.records.iter().zip(notes) {
+            let Notification::Objects(objects) = note else {
+                continue;
+            };
+            let done = backfill::notified_objects(
+                &live.app,
+                &self.reader,
+                objects,
+                inv.deadline,
+                &mut totals,
+            )
+            .await;
+            if !done {
+                failed.push(record.message_id.clone());
+            }
+        }
+        let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let stats = Stats {
+            source: "sqs",
+            messages: batch.records.len(),
+            events: count(totals.events),
+            rows: count(totals.rows),
+            rejected: count(totals.rejected),
+            objects: count(totals.written + totals.failures),
+            bytes: totals.bytes,
+            failures: count(totals.failures),
+            failed_messages: failed.len(),
+            ..Stats::default()
+        };
+        log_summary(&stats, inv.started.elapsed().as_millis(), None);
+        let json = Response::Sqs(failed)
+            .to_json()
+            .map_err(|e| InvokeError::Write(error_chain(&e)))?;
         RawValue::from_string(json)
             .map_err(|e| InvokeError::Write(format!("could not encode the response: {e}")))
     }

@@ -522,3 +522,101 @@ fn s3_batch_operations_tasks_answer_succeeded_temporary_or_permanent() {
         .count();
     assert!(summaries >= 5, "{}", logs());
 }
+
+/// An `ObjectCreated:Put` notification body as S3 sends it, the key URL-encoded.
+fn notification(bucket: &str, key: &str) -> String {
+    json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-12-01T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "203.0.113.9"},
+        "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "classic",
+               "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                          "arn": format!("arn:aws:s3:::{bucket}")},
+               "object": {"key": key.replace(' ', "+"), "size": 1024, "eTag": "0123abcd",
+                          "sequencer": "0055AED6DCD90281E5"}}}]})
+    .to_string()
+}
+
+fn sqs_event(bodies: &[(&str, String)]) -> String {
+    let records: Vec<Value> = bodies
+        .iter()
+        .map(|(id, b)| {
+            json!({"eventSource": "aws:sqs", "messageId": id, "body": b,
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:classic-notifications"})
+        })
+        .collect();
+    json!({"Records": records}).to_string()
+}
+
+#[test]
+fn a_new_classic_object_notified_through_sqs_is_replayed_and_a_test_event_acknowledged() {
+    let aws = LocalAws::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let expected = generate(
+        dir.path(),
+        Some((&aws, "classic-live")),
+        &["--sources", "1", "--days", "1", "--objects", "2"],
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(
+        aws.s3_client()
+            .create_bucket()
+            .bucket("exports-live-side")
+            .send(),
+    )
+    .expect("create bucket");
+    let keys: Vec<String> = expected
+        .as_object()
+        .expect("expected")
+        .keys()
+        .cloned()
+        .collect();
+    let api = RuntimeApi::start();
+    let cfg = json!({"s3_aws_bucket_name": "exports-live-side", "subscription": ""}).to_string();
+    let mut child = api
+        .function_command(BIN, false)
+        .envs(aws.env())
+        .env("SYNC_CONFIG", &cfg)
+        .env("SYNC_ATTEMPT_TIMEOUT_MS", "5000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the function");
+    let test_event = r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-12-01T10:00:00.000Z","Bucket":"classic-live","RequestId":"5582815E1AEA5ADF","HostId":"8cLeGAmw"}"#;
+    let invoke = |payload: String| -> Value {
+        match api.invoke(&payload, Duration::from_secs(60)) {
+            Some(Outcome::Response(body)) => serde_json::from_str(&body).expect("JSON"),
+            other => panic!("expected a response, got {other:?}"),
+        }
+    };
+    let first = invoke(sqs_event(&[
+        ("m-test", test_event.to_owned()),
+        ("m-1", notification("classic-live", &keys[0])),
+        ("m-2", notification("classic-live", &keys[1])),
+    ]));
+    let second = invoke(sqs_event(&[(
+        "m-gone",
+        notification(
+            "classic-live",
+            "segment-logs/src_a1Kx9/1432684800000/deleted.gz",
+        ),
+    )]));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(first, json!({"batchItemFailures": []}));
+    assert_eq!(
+        second,
+        json!({"batchItemFailures": [{"itemIdentifier": "m-gone"}]})
+    );
+    let seen = message_ids(&s3_objects(&aws, "exports-live-side"));
+    for key in &keys {
+        for id in expected[key.as_str()]["good"].as_array().expect("ids") {
+            assert_eq!(seen.get(id.as_str().expect("id")), Some(&1), "{key}: {id}");
+        }
+    }
+}

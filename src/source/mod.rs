@@ -17,6 +17,7 @@ pub mod classic;
 pub mod eventbridge;
 pub mod http;
 pub mod receipt;
+pub mod s3_notification;
 pub mod sqs;
 pub mod tracking_api;
 

@@ -192,7 +192,9 @@ def t_classic_replay_is_granted_only_when_a_classic_bucket_is_named() -> None:
     # The statement sits behind the condition: nothing extra without the parameter.
     guarded = [st for policy in FN["Policies"] for st in policy.get("Statement", [])
                if isinstance(st, dict) and "Fn::If" in st and st["Fn::If"][0] == "HasClassicBucket"]
-    assert len(guarded) == 1
+    assert len(guarded) == 2, "the Classic reads and the notification queue, nothing else"
+    receive = [s for s in statements() if s.get("Sid") == "ReceiveClassicNotifications"]
+    assert receive and receive[0]["Resource"] == {"Fn::GetAtt": ["ClassicQueue", "Arn"]}, receive
     role = RES["BatchOperationsRole"]
     assert role["Condition"] == "HasClassicBucket"
     trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
@@ -203,6 +205,20 @@ def t_classic_replay_is_granted_only_when_a_classic_bucket_is_named() -> None:
               if st["Action"] == "lambda:InvokeFunction"][0]
     assert invoke["Resource"] == {"Fn::GetAtt": ["SyncFunction", "Arn"]}, "this function only"
     assert T["Outputs"]["BatchOperationsRoleArn"]["Condition"] == "HasClassicBucket"
+    # New Classic objects through S3 notifications: a queue only S3, from that bucket and this
+    # account, may send to; one object per invocation; failures reported per message.
+    for name in ("ClassicQueue", "ClassicQueuePolicy", "ClassicNotifications"):
+        assert RES[name]["Condition"] == "HasClassicBucket", name
+    stmt = RES["ClassicQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert stmt["Principal"] == {"Service": "s3.amazonaws.com"} and stmt["Action"] == "sqs:SendMessage"
+    assert "${ClassicBucket}" in str(stmt["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert "aws:SourceAccount" in stmt["Condition"]["StringEquals"]
+    esm = RES["ClassicNotifications"]["Properties"]
+    assert esm["BatchSize"] == 1 and esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert esm["EventSourceArn"] == {"Fn::GetAtt": ["ClassicQueue", "Arn"]}
+    assert RES["ClassicQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["DeadLetterQueue", "Arn"]}, "the DLQ alarm covers it"
+    assert RES["ClassicQueue"]["Properties"]["VisibilityTimeout"] >= 6 * FN["Timeout"]
 
 
 TESTS: list[tuple[str, Callable[[], None]]] = [
