@@ -354,10 +354,26 @@ impl Read for ChannelReader {
 pub struct Progress {
     /// Source objects finished.
     pub objects: AtomicU64,
-    /// Stored bytes of the finished source objects.
-    pub source_bytes: AtomicU64,
+    /// Stored bytes read so far (a finished object counts whole).
+    pub source_bytes: Arc<AtomicU64>,
     /// Events so far.
     pub events: AtomicU64,
+}
+
+/// Counts the stored bytes as the reader thread reads them, for the progress bar.
+struct Counted {
+    inner: Box<dyn Read + Send>,
+    total: Arc<AtomicU64>,
+    this: Arc<AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.total.fetch_add(n as u64, Ordering::Relaxed);
+        self.this.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// Replays one object: opens it (a file, or a GetObject stream), then reads, plans and writes
@@ -472,6 +488,12 @@ where
     // written chunk before it plans a third, so memory stays at two chunks' worth.
     let (tx, mut rx) = mpsc::channel::<Result<PlannedChunk, String>>(1);
     let (written_tx, written_rx) = std::sync::mpsc::channel::<()>();
+    let read_here = Arc::new(AtomicU64::new(0));
+    let source: Box<dyn Read + Send> = Box::new(Counted {
+        inner: source,
+        total: Arc::clone(&progress.source_bytes),
+        this: Arc::clone(&read_here),
+    });
     let planner = Arc::clone(app);
     let name = object.name.clone();
     let stamp = Stamp::from_unix_millis(object.path.received_day_ms);
@@ -830,6 +852,36 @@ where
         totals.add(&object, &r);
     }
     all
+}
+
+/// Progress on a terminal: an `indicatif` bar over the bytes of the selected objects, with the
+/// objects done, the events and the rate, redrawn until `stop` is set; it is cleared at the end
+/// (the summary follows). Elsewhere (a log, CI), plain lines every `every`
+/// ([`report_progress`]).
+pub async fn show_progress_bar(
+    progress: Arc<Progress>,
+    total_objects: u64,
+    total_bytes: u64,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let bar = indicatif::ProgressBar::new(total_bytes);
+    let style = indicatif::ProgressStyle::with_template(
+        "{elapsed_precise} [{wide_bar}] {bytes}/{total_bytes} {msg} ETA {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    let started = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let events = progress.events.load(Ordering::Relaxed);
+        bar.set_position(progress.source_bytes.load(Ordering::Relaxed));
+        bar.set_message(format!(
+            "objects {}/{total_objects}, {events} events, {:.0} events/s",
+            progress.objects.load(Ordering::Relaxed),
+            events as f64 / started.elapsed().as_secs_f64().max(0.001)
+        ));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    bar.finish_and_clear();
 }
 
 /// Progress on stderr every `every` until `stop` is set: objects, events, bytes read, the rate

@@ -336,13 +336,22 @@ async fn backfill_command(
     let started = std::time::Instant::now();
     let progress = std::sync::Arc::new(backfill::Progress::default());
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reporter = tokio::spawn(backfill::report_progress(
-        std::sync::Arc::clone(&progress),
-        objects.len() as u64,
-        total_bytes,
-        std::time::Duration::from_secs(5),
-        std::sync::Arc::clone(&stop),
-    ));
+    let reporter = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        tokio::spawn(backfill::show_progress_bar(
+            std::sync::Arc::clone(&progress),
+            objects.len() as u64,
+            total_bytes,
+            std::sync::Arc::clone(&stop),
+        ))
+    } else {
+        tokio::spawn(backfill::report_progress(
+            std::sync::Arc::clone(&progress),
+            objects.len() as u64,
+            total_bytes,
+            std::time::Duration::from_secs(5),
+            std::sync::Arc::clone(&stop),
+        ))
+    };
     let result = match (&args.dry_run, &sdk) {
         (Some(dir), _) => {
             let app = std::sync::Arc::new(App::new(config, DirSink::new(dir)));
@@ -375,7 +384,8 @@ async fn backfill_command(
         (None, None) => unreachable_sdk(),
     };
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    reporter.abort();
+    // The bar clears itself once it sees `stop`; the plain reporter just ends.
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), reporter).await;
     let totals = match result {
         Ok(t) => t,
         Err(e) => {
