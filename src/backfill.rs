@@ -694,20 +694,36 @@ impl Totals {
     }
 }
 
+/// What [`run`] replays, and how.
+pub struct Job<'a> {
+    /// The selected objects.
+    pub objects: Vec<SourceObject>,
+    /// Where they are.
+    pub origin: &'a Origin,
+    /// The S3 client to read them with (an S3 origin).
+    pub reader: Option<&'a aws_sdk_s3::Client>,
+    /// Source objects at once.
+    pub concurrency: usize,
+    /// The resume file, if any.
+    pub resume: Option<&'a ResumeFile>,
+    /// Counters for the progress display.
+    pub progress: &'a Progress,
+}
+
 /// Replays `objects`, `concurrency` at a time, recording each completed one in `resume`;
 /// `progress` is updated as objects finish.
-pub async fn run<S>(
-    app: Arc<App<S>>,
-    objects: Vec<SourceObject>,
-    origin: &Origin,
-    reader: Option<&aws_sdk_s3::Client>,
-    concurrency: usize,
-    resume: Option<&ResumeFile>,
-    progress: &Progress,
-) -> Result<Totals, BackfillError>
+pub async fn run<S>(app: Arc<App<S>>, job: Job<'_>) -> Result<Totals, BackfillError>
 where
     S: ObjectSink + Send + Sync + 'static,
 {
+    let Job {
+        objects,
+        origin,
+        reader,
+        concurrency,
+        resume,
+        progress,
+    } = job;
     let mut totals = Totals {
         selected: objects.len() as u64,
         ..Totals::default()

@@ -62,32 +62,7 @@ enum Subcommand {
     Config,
     /// Replay Segment S3 Classic logs through the configured mappings into the configured bucket.
     #[command(after_help = BACKFILL_HELP)]
-    Backfill {
-        /// s3://BUCKET/PREFIX (read with your own credentials) or a local folder laid out the same way.
-        source: String,
-        /// Only this Segment source (the folder under the prefix).
-        #[arg(long, value_name = "ID")]
-        source_id: Option<String>,
-        /// Only days received on or after this one (UTC).
-        #[arg(long, value_name = "YYYY-MM-DD")]
-        since: Option<String>,
-        /// Only days received on or before this one (UTC).
-        #[arg(long, value_name = "YYYY-MM-DD")]
-        until: Option<String>,
-        /// Write the objects to DIR/<key> instead of the bucket.
-        #[arg(long, value_name = "DIR")]
-        dry_run: Option<PathBuf>,
-        /// Source objects replayed at once.
-        #[arg(long, value_name = "N", default_value_t = 4)]
-        concurrency: usize,
-        /// Record each completed source object in FILE, and skip the ones it lists.
-        #[arg(long, value_name = "FILE")]
-        resume: Option<PathBuf>,
-        /// Replay nothing: write the S3 Batch Operations manifest (CSV bucket,key) of the
-        /// selected objects to FILE and print the commands that run the job.
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["dry_run", "resume"])]
-        manifest: Option<PathBuf>,
-    },
+    Backfill(BackfillArgs),
     /// Store write keys and the External ID in an SSM SecureString, the secrets parameter the
     /// function reads at init (SYNC_SECRETS_PARAMETER), with your own AWS credentials. Keys not
     /// given keep their stored value; values are never printed.
@@ -165,28 +140,7 @@ pub fn run(
     };
     match cli.command {
         Subcommand::Config => rt.block_on(config_command(lookup, out, err)),
-        Subcommand::Backfill {
-            source,
-            source_id,
-            since,
-            until,
-            dry_run,
-            concurrency,
-            resume,
-            manifest,
-        } => {
-            let args = BackfillArgs {
-                manifest,
-                source,
-                source_id,
-                since,
-                until,
-                dry_run,
-                concurrency,
-                resume,
-            };
-            rt.block_on(backfill_command(args, lookup, out, err))
-        }
+        Subcommand::Backfill(args) => rt.block_on(backfill_command(args, lookup, out, err)),
         Subcommand::Secrets {
             parameter,
             write_keys,
@@ -252,14 +206,31 @@ pub async fn load_config(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Conf
 }
 
 /// The `backfill` subcommand's arguments.
+#[derive(Debug, clap::Args)]
 struct BackfillArgs {
+    /// s3://BUCKET/PREFIX (read with your own credentials) or a local folder laid out the same way.
     source: String,
+    /// Only this Segment source (the folder under the prefix).
+    #[arg(long, value_name = "ID")]
     source_id: Option<String>,
+    /// Only days received on or after this one (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
     since: Option<String>,
+    /// Only days received on or before this one (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
     until: Option<String>,
+    /// Write the objects to DIR/<key> instead of the bucket.
+    #[arg(long, value_name = "DIR")]
     dry_run: Option<PathBuf>,
+    /// Source objects replayed at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
     concurrency: usize,
+    /// Record each completed source object in FILE, and skip the ones it lists.
+    #[arg(long, value_name = "FILE")]
     resume: Option<PathBuf>,
+    /// Replay nothing: write the S3 Batch Operations manifest (CSV bucket,key) of the
+    /// selected objects to FILE and print the commands that run the job.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["dry_run", "resume"])]
     manifest: Option<PathBuf>,
 }
 
@@ -352,34 +323,24 @@ async fn backfill_command(
             std::sync::Arc::clone(&stop),
         ))
     };
+    let job = backfill::Job {
+        objects,
+        origin: &origin,
+        reader: reader.as_ref(),
+        concurrency: args.concurrency,
+        resume: resume.as_ref(),
+        progress: &progress,
+    };
     let result = match (&args.dry_run, &sdk) {
         (Some(dir), _) => {
             let app = std::sync::Arc::new(App::new(config, DirSink::new(dir)));
-            backfill::run(
-                app,
-                objects,
-                &origin,
-                reader.as_ref(),
-                args.concurrency,
-                resume.as_ref(),
-                &progress,
-            )
-            .await
+            backfill::run(app, job).await
         }
         (None, Some(sdk)) => {
             let client = aws::s3_client(sdk, &config, lookup).await;
             let sink = S3Sink::new(client, &config);
             let app = std::sync::Arc::new(App::new(config, sink));
-            backfill::run(
-                app,
-                objects,
-                &origin,
-                reader.as_ref(),
-                args.concurrency,
-                resume.as_ref(),
-                &progress,
-            )
-            .await
+            backfill::run(app, job).await
         }
         (None, None) => unreachable_sdk(),
     };
@@ -711,6 +672,8 @@ mod tests {
             &["--help"][..],
             &["invoke", "--help"],
             &["config", "--help"],
+            &["secrets", "--help"],
+            &["backfill", "--help"],
             &["help", "invoke"],
         ] {
             let (code, out, err) = run_cli(args);

@@ -128,6 +128,21 @@ fn rejected(objects: &BTreeMap<String, Vec<u8>>) -> Vec<Value> {
         .collect()
 }
 
+/// A local AWS with a generated Classic tree in `classic` (and on disk) and an empty
+/// destination bucket `dest`.
+fn setup(classic: &str, dest: &str, extra: &[&str]) -> (LocalAws, tempfile::TempDir, Value) {
+    let aws = LocalAws::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let expected = generate(dir.path(), Some((&aws, classic)), extra);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(aws.s3_client().create_bucket().bucket(dest).send())
+        .expect("create bucket");
+    (aws, dir, expected)
+}
+
 fn s3_objects(aws: &LocalAws, bucket: &str) -> BTreeMap<String, Vec<u8>> {
     aws.bucket_objects(bucket)
         .into_iter()
@@ -137,20 +152,7 @@ fn s3_objects(aws: &LocalAws, bucket: &str) -> BTreeMap<String, Vec<u8>> {
 
 #[test]
 fn a_classic_history_in_s3_lands_once_and_a_rerun_adds_nothing() {
-    let aws = LocalAws::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let expected = generate(dir.path(), Some((&aws, "segment-classic")), &[]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(
-        aws.s3_client()
-            .create_bucket()
-            .bucket("exports-history")
-            .send(),
-    )
-    .expect("create bucket");
+    let (aws, dir, expected) = setup("segment-classic", "exports-history", &[]);
     // Segment's default columns (message_id among them), every event type.
     let cfg = json!({"s3_aws_bucket_name": "exports-history", "subscription": ""}).to_string();
     let env = [("SYNC_CONFIG", cfg.as_str())];
@@ -399,20 +401,7 @@ fn batch_task(task: &str, bucket: &str, key: &str) -> String {
 
 #[test]
 fn s3_batch_operations_tasks_answer_succeeded_temporary_or_permanent() {
-    let aws = LocalAws::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let expected = generate(dir.path(), Some((&aws, "classic-batch")), &[]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(
-        aws.s3_client()
-            .create_bucket()
-            .bucket("exports-batch")
-            .send(),
-    )
-    .expect("create bucket");
+    let (aws, _dir, expected) = setup("classic-batch", "exports-batch", &[]);
     let keys: Vec<&String> = expected.as_object().expect("expected").keys().collect();
     let truncated = expected
         .as_object()
@@ -552,24 +541,11 @@ fn sqs_event(bodies: &[(&str, String)]) -> String {
 
 #[test]
 fn a_new_classic_object_notified_through_sqs_is_replayed_and_a_test_event_acknowledged() {
-    let aws = LocalAws::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let expected = generate(
-        dir.path(),
-        Some((&aws, "classic-live")),
+    let (aws, _dir, expected) = setup(
+        "classic-live",
+        "exports-live-side",
         &["--sources", "1", "--days", "1", "--objects", "2"],
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(
-        aws.s3_client()
-            .create_bucket()
-            .bucket("exports-live-side")
-            .send(),
-    )
-    .expect("create bucket");
     let keys: Vec<String> = expected
         .as_object()
         .expect("expected")
