@@ -94,6 +94,9 @@ written with the configured bucket, role and key template. Keys are stamped with
 day and end in a hash of the bytes: run it again and it rewrites the same keys, never adding
 rows. --resume FILE also skips the objects a previous run completed.
 
+The configuration is the function's: SYNC_CONFIG or SYNC_CONFIG_PARAMETER (and
+SYNC_SECRETS_PARAMETER), then the upper-case environment overrides (S3_AWS_BUCKET_NAME, ...).
+
 Exit status: 0 when every selected object was replayed and stored, 1 when some were not (each
 named on stderr; run again), 2 for bad usage or configuration.";
 
@@ -679,7 +682,12 @@ mod tests {
             let (code, out, err) = run_cli(args);
             assert_eq!(code, EXIT_OK, "{args:?}: {err}");
             assert!(out.contains("Usage: sync-to-s3"), "{args:?}: {out}");
-            assert!(out.contains("SYNC_CONFIG"), "{args:?}: {out}");
+            let names = if args[0] == "secrets" {
+                "SYNC_SECRETS_PARAMETER"
+            } else {
+                "SYNC_CONFIG"
+            };
+            assert!(out.contains(names), "{args:?}: {out}");
         }
         let (code, out, _) = run_cli(&["invoke", "--help"]);
         assert_eq!(code, EXIT_OK);
