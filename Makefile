@@ -148,6 +148,7 @@ invoke: cargo-lambda
 bench: venv
 	$(CARGO) build --locked --release --bin sync-to-s3 --example bench_pipeline --example cold_start --example upload_latency
 	$(PYTHON) scripts/bench.py
+	$(PY) scripts/bench_backfill.py --rounds 5
 	$(CARGO) bench --locked --bench pipeline -- --warm-up-time 1 --measurement-time 5
 
 SOAK_EVENTS ?= 50000
