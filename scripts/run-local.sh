@@ -50,7 +50,21 @@ echo "   characters are marked …; the whole files are under $OUT/s3/)"
 $PY scripts/local_aws/seed_local_aws.py --endpoint "$AWS_ENDPOINT_URL" --bucket "$BUCKET" --dump "$OUT/s3" |
   $PY scripts/preview_objects.py "$OUT/s3"
 
-step "5. Done"
+step "5. A small Segment S3 Classic history, replayed with sync-to-s3 backfill"
+if [ -f ../shared/bench/gen_events.py ]; then
+  $PY scripts/gen_classic.py "$work/classic" --sources 2 --days 1 --objects 1 --events 40 \
+    --s3 "$AWS_ENDPOINT_URL" segment-classic-demo | sed 's/^/   /'
+  echo "   $BIN backfill s3://segment-classic-demo/segment-logs/ --resume $OUT/backfill.state"
+  SYNC_CONFIG_PARAMETER=$PARAM $BIN backfill s3://segment-classic-demo/segment-logs/ \
+    --resume "$OUT/backfill.state" 2>"$OUT/backfill.log" | sed 's/^/   /'
+  echo "   new keys (stamped with the day Segment received the events, 2015-05-27):"
+  $PY scripts/local_aws/seed_local_aws.py --endpoint "$AWS_ENDPOINT_URL" --bucket "$BUCKET" --dump "$OUT/s3" |
+    cut -f1 | grep '2015-05-27' | sed 's/^/     /'
+else
+  echo "   (skipped: ../shared/bench/gen_events.py, which makes the sample events, is not beside this clone)"
+fi
+
+step "6. Done"
 echo "   The function's JSON logs (one summary line and one CloudWatch EMF line per invocation): $OUT/function.log"
 echo "   Role assumptions recorded by the local STS:"
 $PY - "$AWS_ENDPOINT_URL" <<'PYEOF'
