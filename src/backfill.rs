@@ -24,7 +24,7 @@ use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::mpsc;
 
-use crate::handler::App;
+use crate::handler::{App, DEADLINE_MARGIN};
 use crate::key::Stamp;
 use crate::pipeline::{self, PlannedChunk};
 use crate::response::error_chain;
@@ -168,6 +168,8 @@ pub struct SourceObject {
     pub size: u64,
     /// Its ETag (S3) or modification time (local), to tell a changed object in `--resume`.
     pub version: String,
+    /// The S3 version to read (a Batch Operations manifest may name one); the latest if none.
+    pub version_id: Option<String>,
 }
 
 /// The objects under `origin` that have Classic's layout and that `selection` takes, sorted by
@@ -196,6 +198,7 @@ pub async fn list(
                         path: p,
                         size,
                         version: modified,
+                        version_id: None,
                     }),
                     None => other += 1,
                 }
@@ -226,6 +229,7 @@ pub async fn list(
                             path: p,
                             size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
                             version: o.e_tag().unwrap_or_default().to_owned(),
+                            version_id: None,
                         }),
                         None => other += 1,
                     }
@@ -414,6 +418,7 @@ where
                 .get_object()
                 .bucket(bucket)
                 .key(&object.location)
+                .set_version_id(object.version_id.clone())
                 .send()
                 .await;
             let mut body = match got {
@@ -517,15 +522,18 @@ where
         while let Some(line) = reader.next_line() {
             if let Some(chunk) = chunker.push(line) {
                 if !send(&chunk, None) {
-                    return reader.damage;
+                    return (reader.damage, reader.unreadable);
                 }
             }
         }
+        // A stream cut short by its source leaves a partial chunk that a complete read would
+        // cut elsewhere: it is not written (the object fails and is read again), so that every
+        // chunk written is one the complete read writes under the same key.
         let last = chunker.finish().unwrap_or_default();
-        if !last.is_empty() || reader.damage.is_some() {
+        if reader.unreadable.is_none() && (!last.is_empty() || reader.damage.is_some()) {
             send(&last, reader.damage.as_deref());
         }
-        reader.damage
+        (reader.damage, reader.unreadable)
     });
     let mut result = ObjectResult::default();
     while let Some(planned) = rx.recv().await {
@@ -549,6 +557,7 @@ where
         let objects = chunk.plan.objects;
         // Written (or failed): the reader may plan the next chunk.
         let _ = written_tx.send(());
+        let mut failed_here = false;
         for (o, e) in objects.iter().zip(errors) {
             match e {
                 None => {
@@ -556,27 +565,45 @@ where
                     result.bytes += o.body.len() as u64;
                 }
                 Some(e) => {
+                    failed_here = true;
                     result.failures += 1;
                     result.failed.get_or_insert((e.to_string(), e.class));
                 }
             }
         }
+        // Past the deadline nothing more can be stored: stop reading and planning now, so the
+        // invocation answers in time instead of timing out.
+        if failed_here && deadline.is_some_and(|d| Instant::now() + DEADLINE_MARGIN >= d) {
+            break;
+        }
     }
-    result.damage = match reading.await {
-        Ok(damage) => damage,
+    // Closing both channels stops a reader still reading (after a break above).
+    drop(rx);
+    drop(written_tx);
+    match reading.await {
+        Ok((damage, unreadable)) => {
+            result.damage = damage;
+            if let Some(why) = unreadable {
+                result.unreadable = Some(ReadFailure {
+                    class: ErrorClass::Transient,
+                    reason: format!("{}: {why}", object.name),
+                });
+            }
+        }
         Err(e) => {
             result.failures += 1;
             result.failed.get_or_insert((
                 format!("{}: the reader stopped: {e}", object.name),
                 ErrorClass::Transient,
             ));
-            None
         }
-    };
+    }
     progress.objects.fetch_add(1, Ordering::Relaxed);
-    progress
-        .source_bytes
-        .fetch_add(object.size, Ordering::Relaxed);
+    // An object read only in part still counts whole once finished.
+    let unread = object
+        .size
+        .saturating_sub(read_here.load(Ordering::Relaxed));
+    progress.source_bytes.fetch_add(unread, Ordering::Relaxed);
     result
 }
 
@@ -777,8 +804,9 @@ where
             ));
             continue;
         };
-        let name = format!("s3://{bucket}/{}", task.s3_key);
-        let Some(path) = ClassicPath::parse(&task.s3_key) else {
+        let key = task.key();
+        let name = format!("s3://{bucket}/{key}");
+        let Some(path) = ClassicPath::parse(&key) else {
             results.push((
                 task.task_id.clone(),
                 TaskResult::PermanentFailure(format!(
@@ -789,10 +817,11 @@ where
         };
         let object = SourceObject {
             name: name.clone(),
-            location: task.s3_key.clone(),
+            location: key.clone(),
             path,
             size: 0,
             version: task.s3_version_id.clone().unwrap_or_default(),
+            version_id: task.s3_version_id.clone().filter(|v| !v.is_empty()),
         };
         let origin = Origin::S3 {
             bucket: bucket.to_owned(),
@@ -855,6 +884,7 @@ where
             path,
             size: o.size,
             version: o.etag.clone(),
+            version_id: None,
         };
         let origin = Origin::S3 {
             bucket: o.bucket.clone(),

@@ -89,7 +89,7 @@ const BACKFILL_HELP: &str = "\
 SOURCE holds Segment's S3 Classic layout: <source-id>/<received-day>/<file>, the day being the
 UTC midnight the events were received, in milliseconds (segment-logs/ in the Classic bucket).
 Each object (gzip-compressed or not, told by its bytes) is newline-delimited JSON, one event a
-line; it is streamed, cut into chunks of 10,000 lines, mapped with the configured mappings and
+line; it is streamed, cut into chunks of 5,000 lines, mapped with the configured mappings and
 written with the configured bucket, role and key template. Keys are stamped with the received
 day and end in a hash of the bytes: run it again and it rewrites the same keys, never adding
 rows. --resume FILE also skips the objects a previous run completed.
@@ -223,7 +223,7 @@ struct BackfillArgs {
     #[arg(long, value_name = "YYYY-MM-DD")]
     until: Option<String>,
     /// Write the objects to DIR/<key> instead of the bucket.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
     dry_run: Option<PathBuf>,
     /// Source objects replayed at once.
     #[arg(long, value_name = "N", default_value_t = 4)]

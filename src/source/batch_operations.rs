@@ -26,7 +26,7 @@ pub struct BatchJob {
 pub struct Task {
     /// Echoed in the answer.
     pub task_id: String,
-    /// The object's key, as the manifest lists it (URL-encoded keys are decoded by S3 first).
+    /// The object's key, URL-encoded as in the manifest ([`Task::key`] decodes it).
     pub s3_key: String,
     /// The version, when the manifest names one.
     #[serde(default)]
@@ -40,6 +40,12 @@ pub struct Task {
 }
 
 impl Task {
+    /// The object's key: `s3Key` URL-decoded (`+` a space), as AWS's own examples of Lambda
+    /// functions for Batch Operations do.
+    pub fn key(&self) -> String {
+        super::s3_notification::url_decode(&self.s3_key)
+    }
+
     /// The bucket name, from 2.0's `s3Bucket` or 1.0's `arn:aws:s3:::name`.
     pub fn bucket(&self) -> Option<&str> {
         self.s3_bucket.as_deref().or_else(|| {

@@ -77,8 +77,33 @@ pub struct LineReader {
     counted: CountHandle,
     next_number: usize,
     done: bool,
-    /// Set once the stream could not be read to its end.
+    /// Set once the stored bytes turned out damaged (a corrupt or truncated gzip): the lines
+    /// before the damage were read, the rest cannot be.
     pub damage: Option<String>,
+    /// Set once the stored bytes could not be fetched to their end (a reset connection, a
+    /// stalled download, a file system error): nothing is wrong with the object, and reading it
+    /// again may succeed, so the object is not complete.
+    pub unreadable: Option<String>,
+}
+
+/// An error of the byte source itself, told apart from a decoding error of what it gave.
+#[derive(Debug)]
+struct SourceFailed(std::io::Error);
+
+impl std::fmt::Display for SourceFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SourceFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+fn is_source_failure(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<SourceFailed>())
 }
 
 /// Counts the bytes read from the underlying stream, for damage offsets.
@@ -92,7 +117,10 @@ struct Counting<R> {
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = self
+            .inner
+            .read(buf)
+            .map_err(|e| std::io::Error::new(e.kind(), SourceFailed(e)))?;
         self.count
             .0
             .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
@@ -104,35 +132,45 @@ impl LineReader {
     /// Wraps `source`, telling gzip from plain text by the first two bytes.
     pub fn new<R: Read + Send + 'static>(source: R) -> LineReader {
         let counted = CountHandle::default();
-        let mut raw = BufReader::with_capacity(
-            64 * 1024,
-            Counting {
-                inner: source,
-                count: counted.clone(),
-            },
-        );
-        let mut damage = None;
-        let is_gzip = match raw.fill_buf() {
-            Ok(head) => head.starts_with(&[0x1f, 0x8b]),
-            Err(e) => {
-                damage = Some(format!("the object cannot be read: {e}"));
-                false
-            }
+        let mut raw = Counting {
+            inner: source,
+            count: counted.clone(),
         };
+        // The first two bytes, however the source splits them into reads.
+        let mut head = [0u8; 2];
+        let mut got = 0;
+        let mut unreadable = None;
+        while got < head.len() {
+            match raw.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    unreadable = Some(format!("the object cannot be read: {e}"));
+                    break;
+                }
+            }
+        }
+        let is_gzip = head[..got] == [0x1f, 0x8b];
+        let stream = BufReader::with_capacity(
+            64 * 1024,
+            std::io::Cursor::new(head[..got].to_vec()).chain(raw),
+        );
         let inner: Box<dyn BufRead + Send> = if is_gzip {
             Box::new(BufReader::with_capacity(
                 64 * 1024,
-                flate2::read::MultiGzDecoder::new(raw),
+                flate2::read::MultiGzDecoder::new(stream),
             ))
         } else {
-            Box::new(raw)
+            Box::new(stream)
         };
         LineReader {
             inner,
             counted,
             next_number: 1,
-            done: damage.is_some(),
-            damage,
+            done: unreadable.is_some(),
+            damage: None,
+            unreadable,
         }
     }
 
@@ -145,6 +183,17 @@ impl LineReader {
             let number = self.next_number;
             let (read, too_long) = match read_line_capped(&mut *self.inner, &mut buf) {
                 Ok(r) => r,
+                Err(e) if is_source_failure(&e) => {
+                    // Not the object's fault: what was read of the broken line is dropped (the
+                    // object is read again), and the caller fails it.
+                    self.done = true;
+                    let at = self.counted.0.load(std::sync::atomic::Ordering::Relaxed);
+                    self.unreadable = Some(format!(
+                        "the object could not be read to its end (after line {}, byte {at}): {e}",
+                        number.saturating_sub(1)
+                    ));
+                    return None;
+                }
                 Err(e) => {
                     self.done = true;
                     let at = self.counted.0.load(std::sync::atomic::Ordering::Relaxed);
@@ -376,6 +425,62 @@ mod tests {
             assert_eq!(l.number, i + 1);
             assert!(l.problem.is_none());
         }
+    }
+
+    /// Gives its bytes one at a time, then fails: a connection reset part-way.
+    struct Flaky {
+        bytes: Vec<u8>,
+        at: usize,
+        fail_after: usize,
+    }
+
+    impl Read for Flaky {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.at >= self.fail_after {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "connection reset",
+                ));
+            }
+            if self.at >= self.bytes.len() || buf.is_empty() {
+                return Ok(0);
+            }
+            buf[0] = self.bytes[self.at];
+            self.at += 1;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn a_source_that_fails_part_way_is_unreadable_not_damaged() {
+        let text: String = (0..200)
+            .map(|i| format!("{{\"type\":\"track\",\"n\":{i}}}\n"))
+            .collect();
+        let z = gzip(&text);
+        let mut r = LineReader::new(Flaky {
+            fail_after: z.len() / 2,
+            bytes: z,
+            at: 0,
+        });
+        let mut n = 0;
+        while r.next_line().is_some() {
+            n += 1;
+        }
+        assert!(n < 200);
+        assert!(r.damage.is_none(), "{:?}", r.damage);
+        let why = r.unreadable.expect("unreadable");
+        assert!(why.contains("connection reset"), "{why}");
+        // One byte per read still tells gzip from text.
+        let mut r = LineReader::new(Flaky {
+            fail_after: usize::MAX,
+            bytes: gzip("{\"type\":\"page\"}\n"),
+            at: 0,
+        });
+        assert_eq!(
+            r.next_line().map(|l| l.text),
+            Some("{\"type\":\"page\"}".to_owned())
+        );
+        assert!(r.unreadable.is_none() && r.damage.is_none());
     }
 
     #[test]

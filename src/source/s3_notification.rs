@@ -84,8 +84,9 @@ fn parse_body(body: &str) -> Option<Notification> {
     Some(Notification::Objects(objects))
 }
 
-/// Decodes a notification's key: `+` is a space, `%XX` a byte.
-fn url_decode(key: &str) -> String {
+/// Decodes a key as S3 sends it in notifications and Batch Operations tasks: `+` is a space,
+/// `%XX` a byte.
+pub(crate) fn url_decode(key: &str) -> String {
     let b = key.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

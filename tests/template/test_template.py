@@ -146,6 +146,8 @@ def t_function_errors_alarm_and_the_topic() -> None:
     assert (props["Namespace"], props["MetricName"]) == ("AWS/Lambda", "Errors")
     assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "SyncFunction"}}]
     assert RES["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    # CloudWatch cannot publish to a topic under the AWS-managed alias/aws/sns key.
+    assert RES["AlarmTopic"]["Properties"].get("KmsMasterKeyId") != "alias/aws/sns"
     sub = RES["AlarmEmailSubscription"]
     assert sub["Condition"] == "HasAlarmEmail" and sub["Properties"]["Protocol"] == "email"
     assert sub["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
@@ -163,6 +165,9 @@ def t_scaling_parameters() -> None:
         "Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
     # A fresh account has 10 concurrent executions and cannot reserve any: none by default.
     assert PARAMS["ReservedConcurrency"]["Default"] == ""
+    # 0 would stop the function altogether.
+    pattern = re.compile(PARAMS["ReservedConcurrency"]["AllowedPattern"])
+    assert pattern.fullmatch("") and pattern.fullmatch("25") and not pattern.fullmatch("0")
 
 
 def t_batching_makes_large_objects_and_the_visibility_timeout_covers_it() -> None:
@@ -173,6 +178,8 @@ def t_batching_makes_large_objects_and_the_visibility_timeout_covers_it() -> Non
     assert PARAMS["BatchSize"]["Default"] == 10000 and PARAMS["BatchSize"]["MaxValue"] == 10000
     window = PARAMS["BatchingWindowSeconds"]
     assert 60 <= window["Default"] <= window["MaxValue"] == 300
+    # Lambda refuses BatchSize > 10 without a window: the parameter cannot be 0.
+    assert window["MinValue"] >= 1
     visibility = RES["EventsQueue"]["Properties"]["VisibilityTimeout"]
     # Lambda's guidance: six times the function timeout, plus the batching window.
     assert visibility >= 6 * FN["Timeout"] + window["MaxValue"], visibility
@@ -192,7 +199,9 @@ def t_classic_replay_is_granted_only_when_a_classic_bucket_is_named() -> None:
     # The statement sits behind the condition: nothing extra without the parameter.
     guarded = [st for policy in FN["Policies"] for st in policy.get("Statement", [])
                if isinstance(st, dict) and "Fn::If" in st and st["Fn::If"][0] == "HasClassicBucket"]
-    assert len(guarded) == 2, "the Classic reads and the notification queue, nothing else"
+    assert len(guarded) == 3, "the Classic reads and listing and the notification queue, nothing else"
+    listing = [s for s in statements() if s.get("Sid") == "ListClassicLogs"]
+    assert listing and listing[0]["Action"] == "s3:ListBucket", listing
     receive = [s for s in statements() if s.get("Sid") == "ReceiveClassicNotifications"]
     assert receive and receive[0]["Resource"] == {"Fn::GetAtt": ["ClassicQueue", "Arn"]}, receive
     role = RES["BatchOperationsRole"]
