@@ -106,12 +106,7 @@ async fn read(sdk: &SdkConfig, name: &str, optional: bool) -> Result<Option<Stri
     let out = match sent {
         Ok(out) => out,
         Err(e) if optional && e.code() == Some("ParameterNotFound") => return Ok(None),
-        Err(e) => {
-            return Err(fail(match e.code() {
-                Some(code) => format!("{code}: {}", e.message().unwrap_or("no message")),
-                None => DisplayErrorContext(&e).to_string(),
-            }))
-        }
+        Err(e) => return Err(fail(sdk_reason(&e))),
     };
     out.parameter
         .and_then(|p| p.value)
@@ -143,10 +138,7 @@ pub async fn write_secure_string(
         .map(|_| ())
         .map_err(|e| AwsError::Parameter {
             name: name.to_owned(),
-            reason: match e.code() {
-                Some(code) => format!("{code}: {}", e.message().unwrap_or("no message")),
-                None => DisplayErrorContext(&e).to_string(),
-            },
+            reason: sdk_reason(&e),
         })
 }
 
@@ -202,6 +194,19 @@ pub enum LoadError {
     /// SSM could not be read.
     #[error(transparent)]
     Aws(#[from] AwsError),
+}
+
+/// An SDK error on one line, for answers and logs: the service's error code and message when
+/// it sent one, else the whole error chain (a timeout, a connection error).
+pub fn sdk_reason<E, R>(e: &aws_sdk_ssm::error::SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match e.code() {
+        Some(code) => format!("{code}: {}", e.message().unwrap_or("no message")),
+        None => DisplayErrorContext(e).to_string(),
+    }
 }
 
 /// Whether S3 must be addressed path-style: when an endpoint override is set (a local AWS such

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::response::error_chain;
 use crate::source::classic::ClassicPath;
 
 use super::*;
@@ -157,7 +156,7 @@ pub async fn list(
                 let page = page.map_err(|e| BackfillError::List {
                     bucket: bucket.clone(),
                     prefix: prefix.clone(),
-                    reason: sdk_reason(&e),
+                    reason: crate::aws::sdk_reason(&e),
                 })?;
                 for o in page.contents() {
                     let Some(key) = o.key() else { continue };
@@ -208,19 +207,6 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64, String)>) -> Result<(), Backfil
         }
     }
     Ok(())
-}
-
-/// An SDK error as one line: its code and message, or the whole chain.
-pub(super) fn sdk_reason<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    use aws_sdk_s3::error::ProvideErrorMetadata;
-    match e.code() {
-        Some(code) => format!("{code}: {}", e.message().unwrap_or("no message")),
-        None => error_chain(e),
-    }
 }
 
 #[cfg(test)]

@@ -16,8 +16,8 @@ use crate::response::error_chain;
 use crate::sink::{ErrorClass, ObjectSink};
 use crate::source::classic::{Chunker, LineReader};
 
-use super::list::sdk_reason;
 use super::*;
+use crate::aws::sdk_reason;
 
 /// Why one source object could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
