@@ -198,21 +198,11 @@ impl Function {
     ) -> Result<Box<RawValue>, InvokeError> {
         let (results, totals) =
             backfill::batch_job(&live.app, &self.reader, job, inv.deadline).await;
-        let stats = Stats {
-            source: "batch",
-            messages: job.tasks.len(),
-            events: usize::try_from(totals.events).unwrap_or(usize::MAX),
-            rows: usize::try_from(totals.rows).unwrap_or(usize::MAX),
-            rejected: usize::try_from(totals.rejected).unwrap_or(usize::MAX),
-            objects: usize::try_from(totals.written + totals.failures).unwrap_or(usize::MAX),
-            bytes: totals.bytes,
-            failures: usize::try_from(totals.failures).unwrap_or(usize::MAX),
-            failed_messages: results
-                .iter()
-                .filter(|(_, r)| !matches!(r, TaskResult::Succeeded(_)))
-                .count(),
-            ..Stats::default()
-        };
+        let failed = results
+            .iter()
+            .filter(|(_, r)| !matches!(r, TaskResult::Succeeded(_)))
+            .count();
+        let stats = totals.stats("batch", job.tasks.len(), failed);
         log_summary(&stats, inv.started.elapsed().as_millis(), None);
         let answer = batch_operations::response(job, &results);
         let json = serde_json::to_string(&answer)
@@ -251,19 +241,7 @@ impl Function {
                 failed.push(record.message_id.clone());
             }
         }
-        let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        let stats = Stats {
-            source: "sqs",
-            messages: batch.records.len(),
-            events: count(totals.events),
-            rows: count(totals.rows),
-            rejected: count(totals.rejected),
-            objects: count(totals.written + totals.failures),
-            bytes: totals.bytes,
-            failures: count(totals.failures),
-            failed_messages: failed.len(),
-            ..Stats::default()
-        };
+        let stats = totals.stats("sqs", batch.records.len(), failed.len());
         log_summary(&stats, inv.started.elapsed().as_millis(), None);
         let json = Response::Sqs(failed)
             .to_json()

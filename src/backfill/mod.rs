@@ -104,6 +104,30 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// The invocation's figures for the summary log line and the EMF metrics (the Lambda doors
+    /// that replay Classic objects): `messages` tasks or SQS messages, `failed_messages` of them
+    /// reported failed.
+    pub fn stats(
+        &self,
+        source: &'static str,
+        messages: usize,
+        failed_messages: usize,
+    ) -> crate::handler::Stats {
+        let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        crate::handler::Stats {
+            source,
+            messages,
+            events: count(self.events),
+            rows: count(self.rows),
+            rejected: count(self.rejected),
+            objects: count(self.written + self.failures),
+            bytes: self.bytes,
+            failures: count(self.failures),
+            failed_messages,
+            ..crate::handler::Stats::default()
+        }
+    }
+
     fn add(&mut self, o: &SourceObject, r: &ObjectResult) {
         self.events += r.events;
         self.rows += r.rows;
