@@ -275,8 +275,7 @@ async fn backfill_command(
         Ok(r) => r,
         Err(e) => return usage(err, &error_chain(&e)),
     };
-    let needs_aws = matches!(origin, Origin::S3 { .. }) || args.dry_run.is_none();
-    let sdk = if needs_aws {
+    let sdk = if matches!(origin, Origin::S3 { .. }) {
         Some(aws::base_config(lookup).await)
     } else {
         None
@@ -334,18 +333,21 @@ async fn backfill_command(
         resume: resume.as_ref(),
         progress: &progress,
     };
-    let result = match (&args.dry_run, &sdk) {
-        (Some(dir), _) => {
+    let result = match &args.dry_run {
+        Some(dir) => {
             let app = std::sync::Arc::new(App::new(config, DirSink::new(dir)));
             backfill::run(app, job).await
         }
-        (None, Some(sdk)) => {
-            let client = aws::s3_client(sdk, &config, lookup).await;
+        None => {
+            let sdk = match &sdk {
+                Some(sdk) => sdk.clone(),
+                None => aws::base_config(lookup).await,
+            };
+            let client = aws::s3_client(&sdk, &config, lookup).await;
             let sink = S3Sink::new(client, &config);
             let app = std::sync::Arc::new(App::new(config, sink));
             backfill::run(app, job).await
         }
-        (None, None) => unreachable_sdk(),
     };
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     // The bar clears itself once it sees `stop`; the plain reporter just ends.
@@ -441,14 +443,6 @@ fn url_encode_key(key: &str) -> String {
         }
     }
     out
-}
-
-/// `needs_aws` is true whenever there is no dry-run directory, so this cannot be reached; an
-/// invocation failure rather than a panic if it ever were.
-fn unreachable_sdk() -> Result<crate::backfill::Totals, crate::backfill::BackfillError> {
-    Err(crate::backfill::BackfillError::Usage(
-        "no AWS configuration to write with".to_owned(),
-    ))
 }
 
 /// `sync-to-s3 secrets`: reads the stored secrets (if any), replaces the ones given, checks

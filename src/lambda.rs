@@ -178,16 +178,9 @@ impl Function {
             .await;
         let duration_ms = started.elapsed().as_millis();
         log_summary(&stats, duration_ms, result.as_ref().err());
-        let response = result?;
-        let json = response
-            .to_json()
-            .map_err(|e| InvokeError::Write(error_chain(&e)))?;
-        RawValue::from_string(json)
-            .map_err(|e| InvokeError::Write(format!("could not encode the response: {e}")))
+        raw(&result?)
     }
-}
 
-impl Function {
     /// An S3 Batch Operations invocation (issue 13): each task's Classic object replayed, and
     /// the answer per task. Logged as one summary line with source `batch`.
     async fn batch_job(
@@ -204,15 +197,10 @@ impl Function {
             .count();
         let stats = totals.stats("batch", job.tasks.len(), failed);
         log_summary(&stats, inv.started.elapsed().as_millis(), None);
-        let answer = batch_operations::response(job, &results);
-        let json = serde_json::to_string(&answer)
-            .map_err(|e| InvokeError::Write(format!("could not encode the response: {e}")))?;
-        RawValue::from_string(json)
+        serde_json::value::to_raw_value(&batch_operations::response(job, &results))
             .map_err(|e| InvokeError::Write(format!("could not encode the response: {e}")))
     }
-}
 
-impl Function {
     /// An SQS batch of S3 notifications (issue 13): each new Classic object replayed; a
     /// message is reported failed when an object it names was not read or stored. Logged and
     /// counted as `sqs`, so that the FailedMessages alarm covers it.
@@ -243,12 +231,17 @@ impl Function {
         }
         let stats = totals.stats("sqs", batch.records.len(), failed.len());
         log_summary(&stats, inv.started.elapsed().as_millis(), None);
-        let json = Response::Sqs(failed)
-            .to_json()
-            .map_err(|e| InvokeError::Write(error_chain(&e)))?;
-        RawValue::from_string(json)
-            .map_err(|e| InvokeError::Write(format!("could not encode the response: {e}")))
+        raw(&Response::Sqs(failed))
     }
+}
+
+/// A response as the JSON document the runtime sends back.
+fn raw(response: &Response) -> Result<Box<RawValue>, InvokeError> {
+    let json = response
+        .to_json()
+        .map_err(|e| InvokeError::Write(error_chain(&e)))?;
+    RawValue::from_string(json)
+        .map_err(|e| InvokeError::Write(format!("could not encode the response: {e}")))
 }
 
 /// Lambda's longest function timeout, in milliseconds.

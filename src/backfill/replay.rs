@@ -99,22 +99,6 @@ pub struct Progress {
     pub events: AtomicU64,
 }
 
-/// Counts the stored bytes as the reader thread reads them, for the progress bar.
-struct Counted {
-    inner: Box<dyn Read + Send>,
-    total: Arc<AtomicU64>,
-    this: Arc<AtomicU64>,
-}
-
-impl Read for Counted {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.total.fetch_add(n as u64, Ordering::Relaxed);
-        self.this.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
 /// Replays one object: opens it (a file, or a GetObject stream), then reads, plans and writes
 /// it chunk by chunk.
 pub async fn replay_object<S>(
@@ -228,12 +212,7 @@ where
     // written chunk before it plans a third, so memory stays at two chunks' worth.
     let (tx, mut rx) = mpsc::channel::<Result<PlannedChunk, String>>(1);
     let (written_tx, written_rx) = std::sync::mpsc::channel::<()>();
-    let read_here = Arc::new(AtomicU64::new(0));
-    let source: Box<dyn Read + Send> = Box::new(Counted {
-        inner: source,
-        total: Arc::clone(&progress.source_bytes),
-        this: Arc::clone(&read_here),
-    });
+    let total = Arc::clone(&progress.source_bytes);
     let planner = Arc::clone(app);
     let name = object.name.clone();
     let stamp = Stamp::from_unix_millis(object.path.received_day_ms);
@@ -252,12 +231,15 @@ where
             in_flight += 1;
             tx.blocking_send(planned).is_ok()
         };
-        let mut reader = LineReader::new(source);
+        let mut reader = LineReader::with_total(source, Some(total));
         let mut chunker = Chunker::default();
         while let Some(line) = reader.next_line() {
             if let Some(chunk) = chunker.push(line) {
                 if !send(&chunk, None) {
-                    return (reader.damage, reader.unreadable);
+                    return {
+                        let read = reader.bytes_read();
+                        (reader.damage, reader.unreadable, read)
+                    };
                 }
             }
         }
@@ -268,7 +250,10 @@ where
         if reader.unreadable.is_none() && (!last.is_empty() || reader.damage.is_some()) {
             send(&last, reader.damage.as_deref());
         }
-        (reader.damage, reader.unreadable)
+        {
+            let read = reader.bytes_read();
+            (reader.damage, reader.unreadable, read)
+        }
     });
     let mut result = ObjectResult::default();
     while let Some(planned) = rx.recv().await {
@@ -315,8 +300,10 @@ where
     // Closing both channels stops a reader still reading (after a break above).
     drop(rx);
     drop(written_tx);
+    let mut read = 0;
     match reading.await {
-        Ok((damage, unreadable)) => {
+        Ok((damage, unreadable, bytes)) => {
+            read = bytes;
             result.damage = damage;
             if let Some(why) = unreadable {
                 result.unreadable = Some(ReadFailure {
@@ -335,9 +322,7 @@ where
     }
     progress.objects.fetch_add(1, Ordering::Relaxed);
     // An object read only in part still counts whole once finished.
-    let unread = object
-        .size
-        .saturating_sub(read_here.load(Ordering::Relaxed));
+    let unread = object.size.saturating_sub(read);
     progress.source_bytes.fetch_add(unread, Ordering::Relaxed);
     result
 }

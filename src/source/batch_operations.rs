@@ -8,6 +8,10 @@
 use aws_lambda_events::event::s3::batch_job::{S3BatchJobResponse, S3BatchJobResult};
 use serde::Deserialize;
 
+/// The largest payload taken for a Batch Operations event: one task (a key of at most 1 KB and
+/// a few ids) with room to spare.
+const MAX_JOB_BYTES: usize = 64 * 1024;
+
 /// An S3 Batch Operations invocation.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -61,8 +65,12 @@ impl BatchJob {
     /// The payload as a Batch Operations invocation, if it is one (it has
     /// `invocationSchemaVersion`, `invocationId`, `job` and `tasks`).
     pub fn parse(payload: &str) -> Option<BatchJob> {
-        // Cheap look first: every other payload is left to the other doors untouched.
-        if !payload.contains("\"invocationSchemaVersion\"") || !payload.contains("\"tasks\"") {
+        // Cheap look first, so that the events doors' payloads (up to 6 MB) are not scanned on
+        // every invocation: a Batch Operations event holds one task, well under this size.
+        if payload.len() > MAX_JOB_BYTES
+            || !payload.contains("\"invocationSchemaVersion\"")
+            || !payload.contains("\"tasks\"")
+        {
             return None;
         }
         serde_json::from_str::<BatchJob>(payload).ok()
@@ -137,6 +145,12 @@ mod tests {
         assert_eq!(j.tasks[0].s3_version_id.as_deref(), Some("v1"));
         assert_eq!(BatchJob::parse(r#"{"type":"track","tasks":[]}"#), None);
         assert_eq!(BatchJob::parse(r#"{"Records":[]}"#), None);
+        // A large payload (an SQS or API Gateway batch) is not even scanned.
+        let padded = V2.replace(
+            "\"job\"",
+            &format!("\"pad\":\"{}\",\"job\"", "x".repeat(MAX_JOB_BYTES)),
+        );
+        assert_eq!(BatchJob::parse(&padded), None);
     }
 
     #[test]

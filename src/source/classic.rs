@@ -10,6 +10,8 @@
 //! items ([`collect_lines`]). Nothing here knows about S3 or tokio.
 
 use std::io::{BufRead, BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::{collect_event, Items, Rejected};
 use crate::json;
@@ -74,7 +76,7 @@ pub struct Line {
 /// starts with gzip's magic bytes, plain text otherwise.
 pub struct LineReader {
     inner: Box<dyn BufRead + Send>,
-    counted: CountHandle,
+    counted: Arc<AtomicU64>,
     next_number: usize,
     done: bool,
     /// Set once the stored bytes turned out damaged (a corrupt or truncated gzip): the lines
@@ -106,13 +108,12 @@ fn is_source_failure(e: &std::io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<SourceFailed>())
 }
 
-/// Counts the bytes read from the underlying stream, for damage offsets.
-#[derive(Clone, Default)]
-struct CountHandle(std::sync::Arc<std::sync::atomic::AtomicU64>);
-
+/// Counts the bytes read from the underlying stream (for damage offsets, and into a caller's
+/// total for progress), and marks the stream's own errors as [`SourceFailed`].
 struct Counting<R> {
     inner: R,
-    count: CountHandle,
+    count: Arc<AtomicU64>,
+    total: Option<Arc<AtomicU64>>,
 }
 
 impl<R: Read> Read for Counting<R> {
@@ -121,9 +122,10 @@ impl<R: Read> Read for Counting<R> {
             .inner
             .read(buf)
             .map_err(|e| std::io::Error::new(e.kind(), SourceFailed(e)))?;
-        self.count
-            .0
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(total) = &self.total {
+            total.fetch_add(n as u64, Ordering::Relaxed);
+        }
         Ok(n)
     }
 }
@@ -131,10 +133,20 @@ impl<R: Read> Read for Counting<R> {
 impl LineReader {
     /// Wraps `source`, telling gzip from plain text by the first two bytes.
     pub fn new<R: Read + Send + 'static>(source: R) -> LineReader {
-        let counted = CountHandle::default();
+        LineReader::with_total(source, None)
+    }
+
+    /// [`LineReader::new`], also adding every stored byte read to `total` as it is read (a
+    /// progress display's counter).
+    pub fn with_total<R: Read + Send + 'static>(
+        source: R,
+        total: Option<Arc<AtomicU64>>,
+    ) -> LineReader {
+        let counted = Arc::new(AtomicU64::new(0));
         let mut raw = Counting {
             inner: source,
-            count: counted.clone(),
+            count: Arc::clone(&counted),
+            total,
         };
         // The first two bytes, however the source splits them into reads.
         let mut head = [0u8; 2];
@@ -174,6 +186,11 @@ impl LineReader {
         }
     }
 
+    /// The stored bytes read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.counted.load(Ordering::Relaxed)
+    }
+
     /// The next line, `None` at the end (or after damage, which [`LineReader::damage`] then
     /// describes). Empty lines are skipped; their numbers are not reused.
     pub fn next_line(&mut self) -> Option<Line> {
@@ -187,7 +204,7 @@ impl LineReader {
                     // Not the object's fault: what was read of the broken line is dropped (the
                     // object is read again), and the caller fails it.
                     self.done = true;
-                    let at = self.counted.0.load(std::sync::atomic::Ordering::Relaxed);
+                    let at = self.counted.load(Ordering::Relaxed);
                     self.unreadable = Some(format!(
                         "the object could not be read to its end (after line {}, byte {at}): {e}",
                         number.saturating_sub(1)
@@ -196,7 +213,7 @@ impl LineReader {
                 }
                 Err(e) => {
                     self.done = true;
-                    let at = self.counted.0.load(std::sync::atomic::Ordering::Relaxed);
+                    let at = self.counted.load(Ordering::Relaxed);
                     self.damage = Some(format!(
                         "the object is damaged after line {}, at or before byte {at} of the stored \
                          object: {e}; the lines before it were kept",

@@ -45,9 +45,19 @@ pub fn may_hold_notifications(payload: &str) -> bool {
         || memchr::memmem::find(b, b"s3:TestEvent").is_some()
 }
 
+/// S3's test message: `{"Service": "Amazon S3", "Event": "s3:TestEvent", ...}`.
+#[derive(serde::Deserialize)]
+struct TestEvent {
+    #[serde(rename = "Service")]
+    service: String,
+    #[serde(rename = "Event")]
+    event: String,
+}
+
 fn parse_body(body: &str) -> Option<Notification> {
-    if body.contains("\"s3:TestEvent\"") && body.contains("\"Event\"") {
-        return Some(Notification::Test);
+    if let Ok(t) = serde_json::from_str::<TestEvent>(body) {
+        return (t.service == "Amazon S3" && t.event == "s3:TestEvent")
+            .then_some(Notification::Test);
     }
     let event: S3Event = serde_json::from_str(body).ok()?;
     if event.records.is_empty() {
@@ -178,6 +188,11 @@ mod tests {
             panic!("sqs")
         };
         assert_eq!(parse(&batch), None);
+        // A test event from something that is not S3 is not taken for one.
+        assert_eq!(
+            parse_body(r#"{"Service":"Other","Event":"s3:TestEvent"}"#),
+            None
+        );
     }
 
     #[test]
