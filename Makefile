@@ -13,14 +13,15 @@ PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help all build run test lint fmt venv deploy-venv template-lint unit aws-tests \
+.PHONY: help all build run test lint fmt venv deploy-venv template-lint unit aws-tests parquet-tests \
         check-conformance invoke watch local-aws deploy sam-build secrets bench fuzz soak clean cargo-lambda
 
 help:
 	@echo "make run     build, start a local AWS (moto), run the function on events/ through the Lambda"
 	@echo "             Runtime API and show the objects it wrote (copies in $(OUT)/)"
 	@echo "make test    fmt, clippy -D warnings, unit/property/handler/conformance tests, tests against"
-	@echo "             moto (S3, STS, SSM, faults), the local AWS self-test, cfn-lint and sam validate"
+	@echo "             moto (S3, STS, SSM, faults), the local AWS self-test, cfn-lint and sam validate,"
+	@echo "             Parquet read back by pyarrow and DuckDB, Segment's client libraries"
 	@echo "make build   release build for Lambda (arm64, or x86_64 if the arm64 target is missing)"
 	@echo "make sam-build  sam build (cargo-lambda, arm64), then check the bootstrap: aarch64 ELF, size"
 	@echo "make secrets WRITE_KEYS=k1,k2 [EXTERNAL_ID=id]   store them in the SSM SecureString"
@@ -69,7 +70,13 @@ test: lint venv template-lint
 	$(CARGO) test --locked --all-targets
 	$(PY) scripts/local_aws/test_local_aws.py
 	$(PY) scripts/local_apigw.py --self-test
+	$(MAKE) --no-print-directory parquet-tests
 	$(MAKE) --no-print-directory client-tests
+
+# Parquet objects read back by pyarrow and DuckDB (both from PyPI, in the venv), issue 14.
+parquet-tests: venv
+	@$(CARGO) build --locked --quiet --bin sync-to-s3
+	$(PY) tests/parquet/test_parquet.py --bin target/debug/sync-to-s3
 
 check-conformance:
 	$(CARGO) test --locked --test conformance -- --nocapture

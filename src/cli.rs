@@ -364,7 +364,7 @@ async fn backfill_command(
     }
     let _ = writeln!(
         out,
-        "backfill: {} objects ({} skipped as done, {} replayed, {} damaged, {} not complete); {} events, {} rows, {} rejected; {} objects written ({} bytes, {} failed) in {:.1} s",
+        "backfill: {} objects ({} skipped as done, {} replayed, {} damaged, {} not complete); {} events, {} rows, {} rejected{}; {} objects written ({} bytes, {} failed) in {:.1} s",
         totals.selected,
         totals.skipped,
         totals.complete,
@@ -373,6 +373,7 @@ async fn backfill_command(
         totals.events,
         totals.rows,
         totals.rejected,
+        unconverted(totals.conversion_errors),
         totals.written,
         totals.bytes,
         totals.failures,
@@ -632,10 +633,27 @@ fn sqs_summary(s: &Stats, dry_run: Option<&Path>) -> String {
     let stored = s.objects - s.failures;
     let to = dry_run.map_or_else(|| "S3".to_owned(), |d| d.display().to_string());
     format!(
-        "sqs: {} messages, {} events, {} rows, {} filtered, {} rejected; {stored} of {} objects \
+        "sqs: {} messages, {} events, {} rows, {} filtered, {} rejected{}; {stored} of {} objects \
          written to {to} ({} bytes); {} messages reported failed",
-        s.messages, s.events, s.rows, s.filtered, s.rejected, s.objects, s.bytes, s.failed_messages
+        s.messages,
+        s.events,
+        s.rows,
+        s.filtered,
+        s.rejected,
+        unconverted(s.conversion_errors as u64),
+        s.objects,
+        s.bytes,
+        s.failed_messages
     )
+}
+
+/// `, N rows with cells written as null` when a Parquet cell did not convert; nothing otherwise.
+fn unconverted(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} rows with cells written as null (see the error object)")
+    }
 }
 
 /// Milliseconds since the Unix epoch, now.

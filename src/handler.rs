@@ -70,6 +70,8 @@ pub struct Stats {
     pub filtered: usize,
     /// Rejected items.
     pub rejected: usize,
+    /// Rows with a Parquet cell that did not convert.
+    pub conversion_errors: usize,
     /// Objects planned.
     pub objects: usize,
     /// Bytes stored.
@@ -89,6 +91,7 @@ impl Stats {
         self.rejected += planned.rejected;
         self.rows += plan.rows;
         self.filtered += plan.filtered;
+        self.conversion_errors += plan.conversion_errors;
         self.objects += plan.objects.len();
         for (o, e) in plan.objects.iter().zip(&written.errors) {
             match e {
@@ -190,6 +193,7 @@ impl<S: ObjectSink> App<S> {
             rows: planned.plan.rows,
             filtered: planned.plan.filtered,
             rejected: planned.rejected,
+            conversion_errors: planned.plan.conversion_errors,
             objects: planned.plan.objects.iter().map(|o| o.key.clone()).collect(),
         };
         match planned.door {

@@ -294,6 +294,7 @@ fn log_summary(s: &Stats, duration_ms: u128, error: Option<&InvokeError>) {
         rows = s.rows,
         filtered = s.filtered,
         rejected = s.rejected,
+        conversion_errors = s.conversion_errors,
         objects = s.objects,
         bytes = s.bytes,
         failures = s.failures,
@@ -310,11 +311,12 @@ fn log_summary(s: &Stats, duration_ms: u128, error: Option<&InvokeError>) {
 /// one table so that the two cannot drift apart.
 pub fn emf_line(s: &Stats, duration_ms: u128, timestamp_ms: i64) -> String {
     let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-    let metrics: [(&str, &str, u64); 9] = [
+    let metrics: [(&str, &str, u64); 10] = [
         ("Events", "Count", count(s.events)),
         ("Rows", "Count", count(s.rows)),
         ("Filtered", "Count", count(s.filtered)),
         ("Rejected", "Count", count(s.rejected)),
+        ("ConversionErrors", "Count", count(s.conversion_errors)),
         ("Objects", "Count", count(s.objects)),
         ("Bytes", "Bytes", s.bytes),
         ("Failures", "Count", count(s.failures)),

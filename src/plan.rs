@@ -2,9 +2,10 @@
 //!
 //! For each mapping, every event its subscription takes becomes one row; rows are grouped by
 //! (mapping, resolved folder, event type) in input order, and each group is cut into objects of
-//! at most `batch_size` rows. Rejected items become one NDJSON object. Each object remembers the
-//! messages its rows came from, so a failed write fails exactly those messages. Pure: the upload
-//! time is passed in, nothing is written.
+//! at most `batch_size` rows, encoded as delimited text or Parquet. Rejected items, and events
+//! with a Parquet cell that did not convert to its column's type, become one NDJSON object. Each
+//! object remembers the messages its rows came from, so a failed write fails exactly those
+//! messages. Pure: the upload time is passed in, nothing is written.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -12,10 +13,12 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use crate::config::{Compression, Config, Mapping};
+use crate::format::parquet::ParquetWriter;
 use crate::format::{self, digest, DelimitedWriter, EncodeError, GZIP_CONTENT_TYPE};
-use crate::json::Value;
+use crate::json::{self, Value};
 use crate::key::{self, content_id, KeyParts, Stamp, MAX_KEY_BYTES};
-use crate::mapping::row::render_row;
+use crate::mapping::row::{render_row, render_typed_row, FileExtension};
+use crate::mapping::types::{convert, CellKind, Typed};
 use crate::mapping::Directive;
 use crate::source::{Event, Rejected, EVENT_TYPES};
 
@@ -32,6 +35,9 @@ pub struct Plan {
     pub rows: usize,
     /// Events that no mapping took.
     pub filtered: usize,
+    /// Rows with a Parquet cell that did not convert (written as null, and recorded in the
+    /// error object).
+    pub conversion_errors: usize,
 }
 
 /// Plans the objects for `events` and `rejected`. `source_name` names a message for the error
@@ -48,20 +54,33 @@ pub fn plan(
 ) -> Result<Plan, EncodeError> {
     let mut out = Plan::default();
     let mut taken = vec![false; events.len()];
+    let mut unconverted = Vec::new();
     for mapping in &config.mappings {
         let groups = group(mapping, events, &mut taken);
         for g in &groups {
             out.rows += g.rows.len();
             for chunk in g.rows.chunks(mapping.batch_size.max(1)) {
-                out.objects
-                    .push(data_object(config, mapping, g, chunk, events, stamp)?);
+                out.objects.push(data_object(
+                    config,
+                    mapping,
+                    g,
+                    chunk,
+                    events,
+                    stamp,
+                    &mut unconverted,
+                )?);
             }
         }
     }
     out.filtered = taken.iter().filter(|t| !**t).count();
-    if !rejected.is_empty() {
-        out.objects
-            .push(error_object(config, rejected, source_name, stamp));
+    out.conversion_errors = unconverted.len();
+    if !rejected.is_empty() || !unconverted.is_empty() {
+        out.objects.push(error_object(
+            config,
+            rejected.iter().chain(&unconverted),
+            source_name,
+            stamp,
+        ));
     }
     Ok(out)
 }
@@ -131,25 +150,26 @@ fn data_object(
     chunk: &[u32],
     events: &[Event<'_>],
     stamp: &Stamp,
+    unconverted: &mut Vec<Rejected>,
 ) -> Result<PlannedObject, EncodeError> {
-    let header = mapping.header();
-    let mut w = DelimitedWriter::new(mapping.delimiter, 256 + chunk.len() * 512);
-    w.row(&header)?;
-    let mut cells = vec![String::new(); header.len()];
     let count = chunk.len().to_string();
-    let mut sources = Vec::with_capacity(chunk.len());
-    for &i in chunk {
-        let e = &events[i as usize];
-        render_row(mapping, &e.value, &count, &mut cells);
-        w.row(&cells)?;
-        sources.push(e.source);
-    }
+    // The top-level `compression` does not wrap Parquet, which compresses its own pages.
+    let (body, compression) = match mapping.file_extension {
+        FileExtension::Parquet => (
+            parquet_body(mapping, chunk, events, &count, unconverted)?,
+            Compression::None,
+        ),
+        FileExtension::Csv | FileExtension::Txt => {
+            let body = delimited_body(mapping, chunk, events, &count)?;
+            match config.compression {
+                Compression::Gzip => (format::gzip(&body)?, Compression::Gzip),
+                Compression::None => (body, Compression::None),
+            }
+        }
+    };
+    let mut sources: Vec<u32> = chunk.iter().map(|&i| events[i as usize].source).collect();
     sources.sort_unstable();
     sources.dedup();
-    let mut body = w.finish()?;
-    if config.compression == Compression::Gzip {
-        body = format::gzip(&body)?;
-    }
     let sha256 = digest(&body);
     let id = content_id(&sha256);
     let key = config.key_template.render(&KeyParts {
@@ -160,9 +180,9 @@ fn data_object(
         stamp,
         id: &id,
         extension: mapping.file_extension.as_str(),
-        compression: config.compression,
+        compression,
     });
-    let content_type = match config.compression {
+    let content_type = match compression {
         Compression::Gzip => GZIP_CONTENT_TYPE,
         Compression::None => mapping.file_extension.content_type(),
     };
@@ -177,15 +197,78 @@ fn data_object(
     })
 }
 
-fn error_object(
+/// The delimited text of one object (SPEC 4): the header, then a row per event.
+fn delimited_body(
+    mapping: &Mapping,
+    chunk: &[u32],
+    events: &[Event<'_>],
+    count: &str,
+) -> Result<Vec<u8>, EncodeError> {
+    let header = mapping.header();
+    let mut w = DelimitedWriter::new(mapping.delimiter, 256 + chunk.len() * 512);
+    w.row(&header)?;
+    let mut cells = vec![String::new(); header.len()];
+    for &i in chunk {
+        render_row(mapping, &events[i as usize].value, count, &mut cells);
+        w.row(&cells)?;
+    }
+    w.finish()
+}
+
+/// One Parquet object (issue 14): each cell converted to its column's type; a cell that does not
+/// convert is written as null, and its event recorded in `unconverted` with every such column.
+fn parquet_body(
+    mapping: &Mapping,
+    chunk: &[u32],
+    events: &[Event<'_>],
+    count: &str,
+    unconverted: &mut Vec<Rejected>,
+) -> Result<Vec<u8>, EncodeError> {
+    let schema = mapping.schema();
+    let mut w = ParquetWriter::new(&schema, chunk.len());
+    let mut cells = vec![String::new(); schema.len()];
+    let mut kinds = vec![CellKind::Null; schema.len()];
+    let mut reasons: Vec<String> = Vec::new();
+    for &i in chunk {
+        let e = &events[i as usize];
+        render_typed_row(mapping, &e.value, count, &mut cells, &mut kinds);
+        for (c, ((name, ty), (text, kind))) in
+            schema.iter().zip(cells.iter().zip(&kinds)).enumerate()
+        {
+            let typed = convert(*ty, *kind, text).unwrap_or_else(|why| {
+                reasons.push(format!("column {name:?} ({}): {why}", ty.name()));
+                Typed::Null
+            });
+            w.push(c, typed)?;
+        }
+        if !reasons.is_empty() {
+            unconverted.push(Rejected {
+                reason: format!(
+                    "mapping {:?}: written with null for what does not convert: {}",
+                    mapping.name,
+                    reasons.join("; ")
+                ),
+                source: e.source,
+                index: e.index.map(|i| i as usize),
+                body: json::to_compact(&e.value),
+            });
+            reasons.clear();
+        }
+    }
+    w.finish(mapping.parquet_compression)
+}
+
+fn error_object<'r>(
     config: &Config,
-    rejected: &[Rejected],
+    rejected: impl Iterator<Item = &'r Rejected>,
     source_name: &dyn Fn(u32) -> String,
     stamp: &Stamp,
 ) -> PlannedObject {
     let mut text = String::new();
-    let mut sources = Vec::with_capacity(rejected.len());
+    let mut sources = Vec::new();
+    let mut count = 0;
     for r in rejected {
+        count += 1;
         let reason = r.reason.replace(['\n', '\r'], " ");
         format::ndjson_line(&reason, &source_name(r.source), r.index, &r.body, &mut text);
         sources.push(r.source);
@@ -202,7 +285,7 @@ fn error_object(
         sha256,
         content_type: NDJSON_CONTENT_TYPE,
         sources,
-        rows: rejected.len(),
+        rows: count,
     }
 }
 
@@ -316,5 +399,24 @@ mod tests {
         );
         assert!(p.objects[0].unwritable.is_some());
         assert!(p.objects[1].unwritable.is_none());
+    }
+
+    #[test]
+    fn parquet_objects_ignore_gzip_and_record_what_does_not_convert() {
+        let p = run(
+            r#"{"s3_aws_bucket_name":"b-1","compression":"gzip","file_extension":"parquet","columns":{"n":{"@path":"$.n"}},"column_types":{"n":"int64"}}"#,
+            r#"[{"type":"track","n":1},{"type":"track","n":1.5},{"type":"track"}]"#,
+        );
+        assert_eq!((p.rows, p.conversion_errors, p.objects.len()), (3, 1, 2));
+        let data = &p.objects[0];
+        assert!(data.key.ends_with(".parquet"), "{}", data.key);
+        assert_eq!(data.content_type, "application/vnd.apache.parquet");
+        assert_eq!(&data.body[..4], b"PAR1");
+        let errors = String::from_utf8(p.objects[1].body.to_vec()).unwrap();
+        assert_eq!(
+            errors,
+            "{\"reason\":\"mapping \\\"default\\\": written with null for what does not convert: column \\\"n\\\" (int64): \\\"1.5\\\" is not a whole number\",\"source\":\"invoke\",\"index\":1,\"body\":\"{\\\"type\\\":\\\"track\\\",\\\"n\\\":1.5}\"}\n"
+        );
+        assert_eq!(p.objects[1].sources, [0]);
     }
 }

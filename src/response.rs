@@ -41,6 +41,8 @@ pub struct Summary {
     pub filtered: usize,
     /// Rejected items.
     pub rejected: usize,
+    /// Rows with a Parquet cell that did not convert (issue 14); in the JSON only when not 0.
+    pub conversion_errors: usize,
     /// Keys written, in planned order.
     pub objects: Vec<String>,
 }
@@ -52,6 +54,12 @@ impl Summary {
             "{{\"ok\":true,\"events\":{},\"rows\":{},\"filtered\":{},\"rejected\":{},\"objects\":[",
             self.events, self.rows, self.filtered, self.rejected
         );
+        if self.conversion_errors > 0 {
+            s.insert_str(
+                s.len() - "\"objects\":[".len(),
+                &format!("\"conversion_errors\":{},", self.conversion_errors),
+            );
+        }
         for (i, k) in self.objects.iter().enumerate() {
             if i > 0 {
                 s.push(',');

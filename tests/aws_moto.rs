@@ -240,6 +240,58 @@ fn objects_in_s3_equal_the_dry_run_output() {
     assert!(!err.contains(EXTERNAL_ID));
 }
 
+#[test]
+fn parquet_objects_reach_s3_through_the_lambda_runtime_path() {
+    // GIVEN a Parquet mapping, with the top-level gzip that must not wrap it
+    let aws = LocalAws::start();
+    create_bucket(&aws, "exports-pq");
+    let cfg = config(
+        "exports-pq",
+        json!({
+            "compression": "gzip",
+            "mappings": [{
+                "name": "typed",
+                "subscription": "",
+                "file_extension": "parquet",
+                "parquet_compression": "zstd",
+                "columns": {
+                    "message_id": {"@path": "$.messageId"},
+                    "at": {"@path": "$.timestamp"},
+                    "properties": {"@path": "$.properties"}
+                },
+                "column_types": {"at": "timestamp", "properties": "json"}
+            }]
+        }),
+    );
+    let lambda = Lambda::start(&aws, &[("SYNC_CONFIG", &cfg)]);
+    // WHEN an SQS batch arrives through the Lambda Runtime API
+    let response = lambda.invoke(&events("sqs-batch.json"));
+    // THEN every message is acknowledged and every data object is Parquet, with its content type
+    assert!(
+        failures(&response).is_empty(),
+        "{response}\n{}",
+        lambda.logs()
+    );
+    let stored = aws.bucket_objects("exports-pq");
+    let data: Vec<_> = stored
+        .iter()
+        .filter(|(k, _)| !k.starts_with("_errors/"))
+        .collect();
+    assert!(!data.is_empty(), "{:?}", stored.keys().collect::<Vec<_>>());
+    for (key, (bytes, content_type, _)) in data {
+        assert!(key.ends_with(".parquet"), "{key}");
+        assert_eq!(content_type, "application/vnd.apache.parquet", "{key}");
+        assert_eq!(&bytes[..4], b"PAR1", "{key}");
+        assert_eq!(&bytes[bytes.len() - 4..], b"PAR1", "{key}");
+    }
+    // AND the summary line counts what did not convert (a Segment timestamp always converts)
+    assert!(
+        lambda.logs().contains("\"conversion_errors\":0"),
+        "{}",
+        lambda.logs()
+    );
+}
+
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).expect("read_dir").flatten() {

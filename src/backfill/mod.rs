@@ -93,6 +93,8 @@ pub struct Totals {
     pub rows: u64,
     /// Rejected items.
     pub rejected: u64,
+    /// Rows with a Parquet cell that did not convert.
+    pub conversion_errors: u64,
     /// Objects stored.
     pub written: u64,
     /// Bytes stored.
@@ -120,6 +122,7 @@ impl Totals {
             events: count(self.events),
             rows: count(self.rows),
             rejected: count(self.rejected),
+            conversion_errors: count(self.conversion_errors),
             objects: count(self.written + self.failures),
             bytes: self.bytes,
             failures: count(self.failures),
@@ -132,6 +135,7 @@ impl Totals {
         self.events += r.events;
         self.rows += r.rows;
         self.rejected += r.rejected;
+        self.conversion_errors += r.conversion_errors;
         self.written += r.written;
         self.bytes += r.bytes;
         self.failures += r.failures;

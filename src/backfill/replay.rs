@@ -37,6 +37,8 @@ pub struct ObjectResult {
     pub rows: u64,
     /// Rejected items, the damage item included.
     pub rejected: u64,
+    /// Rows with a Parquet cell that did not convert.
+    pub conversion_errors: u64,
     /// Objects planned.
     pub planned: u64,
     /// Objects stored.
@@ -269,6 +271,7 @@ where
         result.events += chunk.events as u64;
         result.rejected += chunk.rejected as u64;
         result.rows += chunk.plan.rows as u64;
+        result.conversion_errors += chunk.plan.conversion_errors as u64;
         result.planned += chunk.plan.objects.len() as u64;
         progress
             .events

@@ -6,13 +6,15 @@
 use std::borrow::Cow;
 
 use super::{check_unique_keys, suggest, ConfigError};
+pub use crate::format::parquet::ParquetCompression;
 use crate::json::{self, Value};
 pub use crate::mapping::row::{Column, FileExtension, Mapping};
 use crate::mapping::subscription::Subscription;
+pub use crate::mapping::types::ColumnType;
 use crate::mapping::{Directive, Normalize, Transform};
 
 /// The mapping keys, in the order `sync-to-s3 config` prints them.
-pub const MAPPING_KEYS: [&str; 13] = [
+pub const MAPPING_KEYS: [&str; 15] = [
     "name",
     "subscription",
     "columns",
@@ -26,6 +28,8 @@ pub const MAPPING_KEYS: [&str; 13] = [
     "delimiter",
     "file_extension",
     "columns_to_transform",
+    "column_types",
+    "parquet_compression",
 ];
 
 /// The default subscription: Segment's default for the action.
@@ -152,6 +156,7 @@ impl Mapping {
                 name: name.to_string(),
                 directive,
                 transform: None,
+                ty: ColumnType::String,
             });
         }
 
@@ -198,12 +203,32 @@ impl Mapping {
         let file_extension = match string("file_extension", "csv")?.as_str() {
             "csv" => FileExtension::Csv,
             "txt" => FileExtension::Txt,
+            "parquet" => FileExtension::Parquet,
             other => {
                 return Err(ConfigError::new(
                     key("file_extension"),
-                    format!("{other:?} is not \"csv\" or \"txt\""),
+                    format!("{other:?} is not \"csv\", \"txt\" or \"parquet\""),
                 ))
             }
+        };
+        let parquet = file_extension == FileExtension::Parquet;
+        for k in ["column_types", "parquet_compression"] {
+            if !parquet && get(k).is_some() {
+                return Err(ConfigError::new(
+                    key(k),
+                    "applies to Parquet objects only: set \"file_extension\": \"parquet\"",
+                ));
+            }
+        }
+        let compression_text = string("parquet_compression", "snappy")?;
+        let Some(&(_, parquet_compression)) = ParquetCompression::NAMES
+            .iter()
+            .find(|(n, _)| *n == compression_text)
+        else {
+            return Err(ConfigError::new(
+                key("parquet_compression"),
+                format!("{compression_text:?} is not \"snappy\", \"zstd\" or \"none\""),
+            ));
         };
 
         let transforms_value = get("columns_to_transform")
@@ -215,6 +240,26 @@ impl Mapping {
             &mut columns,
             &key("columns_to_transform"),
         )?;
+        let types_value = get("column_types")
+            .cloned()
+            .map(Value::into_owned)
+            .unwrap_or(Value::Object(Vec::new()));
+        let extra = [
+            (
+                audience_action_column.as_deref(),
+                ColumnType::Boolean,
+                "audience action",
+            ),
+            (
+                batch_size_column.as_deref(),
+                ColumnType::Int64,
+                "batch size",
+            ),
+        ];
+        compile_types(&types_value, &mut columns, &extra, &key("column_types"))?;
+        if parquet {
+            check_parquet_names(&columns, &extra, &key)?;
+        }
 
         let display = Value::Object(vec![
             ("name".into(), Value::String(name.clone().into())),
@@ -249,6 +294,17 @@ impl Mapping {
             ),
             ("columns_to_transform".into(), transforms_value),
         ]);
+        let display = match display {
+            Value::Object(mut members) if parquet => {
+                members.push(("column_types".into(), types_value));
+                members.push((
+                    "parquet_compression".into(),
+                    Value::String(parquet_compression.name().into()),
+                ));
+                Value::Object(members)
+            }
+            other => other,
+        };
 
         Ok(Mapping {
             name,
@@ -263,6 +319,7 @@ impl Mapping {
             filename_prefix,
             delimiter,
             file_extension,
+            parquet_compression,
             display,
         })
     }
@@ -353,6 +410,108 @@ fn compile_transforms(v: &Value<'_>, columns: &mut [Column], at: &str) -> Result
     Ok(())
 }
 
+/// The audience action and batch size columns: name (unless dropped), fixed type, what to call
+/// them in errors.
+type ExtraColumns<'n> = [(Option<&'n str>, ColumnType, &'static str); 2];
+
+/// `column_types`: column name to type name, for the mapping's own columns; the two extra
+/// columns may be named only with their fixed types.
+fn compile_types(
+    v: &Value<'_>,
+    columns: &mut [Column],
+    extra: &ExtraColumns<'_>,
+    at: &str,
+) -> Result<(), ConfigError> {
+    let Value::Object(members) = v else {
+        return Err(ConfigError::new(
+            at,
+            format!(
+                "must be an object of column name to type, found {}",
+                v.type_name()
+            ),
+        ));
+    };
+    check_unique_keys(members, at)?;
+    let names: Vec<&str> = ColumnType::NAMES.iter().map(|(n, _)| *n).collect();
+    for (name, t) in members {
+        let at = format!("{at}[{}]", json::to_compact(&Value::String(name.clone())));
+        let ty = match t {
+            Value::String(s) => ColumnType::from_name(s).ok_or_else(|| {
+                ConfigError::new(
+                    &at,
+                    format!(
+                        "{s:?} is not a column type (one of {}){}",
+                        names.join(", "),
+                        suggest(s, &names)
+                    ),
+                )
+            })?,
+            other => {
+                return Err(ConfigError::new(
+                    &at,
+                    format!("must be a type name, found {}", other.type_name()),
+                ))
+            }
+        };
+        if let Some(column) = columns.iter_mut().find(|c| c.name == *name) {
+            column.ty = ty;
+        } else if let Some((_, fixed, what)) = extra.iter().find(|(n, _, _)| *n == Some(name)) {
+            if ty != *fixed {
+                return Err(ConfigError::new(
+                    &at,
+                    format!(
+                        "{name:?} is the {what} column, which is always {}",
+                        fixed.name()
+                    ),
+                ));
+            }
+        } else {
+            return Err(ConfigError::new(
+                &at,
+                format!("column_types names the column {name:?}, which is not among the mapping's columns"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A Parquet schema needs at least one column, and names that are neither empty nor repeated.
+fn check_parquet_names(
+    columns: &[Column],
+    extra: &ExtraColumns<'_>,
+    key: &dyn Fn(&str) -> String,
+) -> Result<(), ConfigError> {
+    let names = columns.iter().map(|c| (c.name.as_str(), "columns")).chain(
+        extra
+            .iter()
+            .zip(["audience_action_column_name", "batch_size_column_name"])
+            .filter_map(|((n, _, _), k)| n.map(|n| (n, k))),
+    );
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, k) in names {
+        if name.is_empty() {
+            return Err(ConfigError::new(
+                key(k),
+                "a Parquet column needs a name: the empty name is not allowed",
+            ));
+        }
+        if seen.contains(&name) {
+            return Err(ConfigError::new(
+                key(k),
+                format!("the column name {name:?} is used twice: a Parquet schema needs each once"),
+            ));
+        }
+        seen.push(name);
+    }
+    if seen.is_empty() {
+        return Err(ConfigError::new(
+            key("columns"),
+            "a Parquet object needs at least one column",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,6 +565,50 @@ mod tests {
                 "mappings[0].columns_to_transform[0].normalize",
             ),
             (r#"{"name":"a","name":"b"}"#, "mappings[0].name"),
+            (
+                r#"{"column_types":{"email":"string"}}"#,
+                "mappings[0].column_types",
+            ),
+            (
+                r#"{"parquet_compression":"zstd"}"#,
+                "mappings[0].parquet_compression",
+            ),
+            (
+                r#"{"file_extension":"parquet","parquet_compression":"gzip"}"#,
+                "mappings[0].parquet_compression",
+            ),
+            (
+                r#"{"file_extension":"parquet","column_types":{"email":"text"}}"#,
+                "mappings[0].column_types[\"email\"]",
+            ),
+            (
+                r#"{"file_extension":"parquet","column_types":{"emial":"string"}}"#,
+                "mappings[0].column_types[\"emial\"]",
+            ),
+            (
+                r#"{"file_extension":"parquet","columns":{"a":"","b":{"@path":"$.b"}},"column_types":{"a":"int64"}}"#,
+                "mappings[0].column_types[\"a\"]",
+            ),
+            (
+                r#"{"file_extension":"parquet","column_types":{"batch_size":"string"}}"#,
+                "mappings[0].column_types[\"batch_size\"]",
+            ),
+            (
+                r#"{"file_extension":"parquet","column_types":["email"]}"#,
+                "mappings[0].column_types",
+            ),
+            (
+                r#"{"file_extension":"parquet","columns":{"batch_size":{"@path":"$.n"}}}"#,
+                "mappings[0].batch_size_column_name",
+            ),
+            (
+                r#"{"file_extension":"parquet","columns":{"":{"@path":"$.n"}}}"#,
+                "mappings[0].columns",
+            ),
+            (
+                r#"{"file_extension":"parquet","columns":{},"audience_action_column_name":"","batch_size_column_name":""}"#,
+                "mappings[0].columns",
+            ),
         ] {
             let err = compile(text).unwrap_err();
             assert_eq!(err.key, key, "{text}: {err}");
@@ -416,5 +619,33 @@ mod tests {
     fn unknown_key_suggests_the_near_one() {
         let err = compile(r#"{"delimeter":","}"#).unwrap_err();
         assert!(err.reason.contains("did you mean \"delimiter\""), "{err}");
+    }
+
+    #[test]
+    fn column_types_declare_the_parquet_schema() {
+        let m = compile(
+            r#"{"file_extension":"parquet","columns":{"n":{"@path":"$.n"},"at":{"@path":"$.t"},"p":{"@path":"$.p"}},
+                "column_types":{"n":"int64","at":"timestamp","p":"json","audience_action":"boolean","batch_size":"int64"},
+                "parquet_compression":"zstd"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m.schema(),
+            [
+                ("n", ColumnType::Int64),
+                ("at", ColumnType::Timestamp),
+                ("p", ColumnType::Json),
+                ("audience_action", ColumnType::Boolean),
+                ("batch_size", ColumnType::Int64),
+            ]
+        );
+        assert_eq!(m.parquet_compression, ParquetCompression::Zstd);
+        assert_eq!(
+            m.file_extension.content_type(),
+            "application/vnd.apache.parquet"
+        );
+        let err =
+            compile(r#"{"file_extension":"parquet","column_types":{"email":"int"}}"#).unwrap_err();
+        assert!(err.reason.contains("did you mean \"int64\""), "{err}");
     }
 }

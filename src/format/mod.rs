@@ -1,10 +1,12 @@
 //! Output formats (SPEC 4 and 6): the bytes of each object, one file per format beside its
-//! siblings: [`delimited`] text (CSV/TXT) for data objects and [`ndjson`] for rejected items; here,
+//! siblings: [`delimited`] text (CSV/TXT) and [`parquet`] (issue 14) for data objects, and
+//! [`ndjson`] for rejected items; here,
 //! what they share: compression, content types and the SHA-256 of the bytes as stored. Pure:
 //! bytes in, bytes out.
 
 pub mod delimited;
 pub mod ndjson;
+pub mod parquet;
 
 use std::io::Write;
 
@@ -39,6 +41,9 @@ pub enum EncodeError {
     /// The gzip encoder (or the csv writer's final flush) failed.
     #[error("could not encode an object")]
     Io(#[from] std::io::Error),
+    /// The Parquet writer failed.
+    #[error("could not encode an object as Parquet")]
+    Parquet(#[from] ::parquet::errors::ParquetError),
 }
 
 /// gzip-compresses `bytes` (no file name, modification time 0, so equal input gives equal

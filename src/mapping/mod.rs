@@ -7,10 +7,12 @@
 
 pub mod row;
 pub mod subscription;
+pub mod types;
 
 use sha2::{Digest, Sha256};
 
 use crate::json::{self, Value};
+use types::CellKind;
 
 /// Why a directive in the configuration cannot be compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -229,6 +231,30 @@ impl Directive {
                 }
             }
             _ => render_cell(&self.resolve(event), out),
+        }
+    }
+
+    /// [`Directive::render`], also saying what kind of value the text came from (for typed
+    /// columns: a JSON column tells the string `"1"` from the number `1`).
+    pub fn render_kind(&self, event: &Value<'_>, out: &mut String) -> CellKind {
+        match self {
+            Directive::Path(p) => match p.lookup(event) {
+                Some(v) => {
+                    render_value(v, out);
+                    CellKind::of(v)
+                }
+                None => CellKind::Null,
+            },
+            _ => {
+                let r = self.resolve(event);
+                render_cell(&r, out);
+                match r {
+                    Resolved::Missing => CellKind::Null,
+                    Resolved::Value(v) => CellKind::of(v),
+                    Resolved::Literal(v) => CellKind::of(v),
+                    Resolved::Text(_) => CellKind::Text,
+                }
+            }
         }
     }
 }

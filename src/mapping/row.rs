@@ -4,7 +4,9 @@
 //! the configuration document; this is what it compiles to.
 
 use super::subscription::Subscription;
+use super::types::{CellKind, ColumnType};
 use super::{render_value, Directive, Resolved, Transform};
+use crate::format::parquet::ParquetCompression;
 use crate::json::Value;
 
 /// The file extension of a mapping's objects.
@@ -14,6 +16,8 @@ pub enum FileExtension {
     Csv,
     /// `txt`, content type `text/plain`.
     Txt,
+    /// `parquet`, content type `application/vnd.apache.parquet` (issue 14).
+    Parquet,
 }
 
 impl FileExtension {
@@ -22,6 +26,7 @@ impl FileExtension {
         match self {
             FileExtension::Csv => "csv",
             FileExtension::Txt => "txt",
+            FileExtension::Parquet => "parquet",
         }
     }
 
@@ -30,6 +35,7 @@ impl FileExtension {
         match self {
             FileExtension::Csv => "text/csv",
             FileExtension::Txt => "text/plain",
+            FileExtension::Parquet => crate::format::parquet::PARQUET_CONTENT_TYPE,
         }
     }
 }
@@ -43,6 +49,8 @@ pub struct Column {
     pub directive: Directive,
     /// Its `columns_to_transform` entry, if any.
     pub transform: Option<Transform>,
+    /// Its `column_types` entry (`string` by default); only Parquet objects use it.
+    pub ty: ColumnType,
 }
 
 /// A compiled mapping.
@@ -70,8 +78,10 @@ pub struct Mapping {
     pub filename_prefix: String,
     /// The delimiter byte.
     pub delimiter: u8,
-    /// `csv` or `txt`.
+    /// `csv`, `txt` or `parquet`.
     pub file_extension: FileExtension,
+    /// The codec of Parquet objects.
+    pub parquet_compression: ParquetCompression,
     /// The effective mapping as JSON, for `sync-to-s3 config`.
     pub(crate) display: Value<'static>,
 }
@@ -86,6 +96,25 @@ impl Mapping {
             .chain(self.audience_action_column.as_deref())
             .chain(self.batch_size_column.as_deref())
             .map(|name| name.replace(d, ""))
+            .collect()
+    }
+
+    /// The Parquet schema: every output column's name and type, in header order. The audience
+    /// action column is `boolean` and the batch size column `int64`.
+    pub fn schema(&self) -> Vec<(&str, ColumnType)> {
+        self.columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.ty))
+            .chain(
+                self.audience_action_column
+                    .as_deref()
+                    .map(|n| (n, ColumnType::Boolean)),
+            )
+            .chain(
+                self.batch_size_column
+                    .as_deref()
+                    .map(|n| (n, ColumnType::Int64)),
+            )
             .collect()
     }
 }
@@ -105,7 +134,7 @@ pub fn render_row(mapping: &Mapping, event: &Value<'_>, batch_size: &str, cells:
     }
     if mapping.audience_action_column.is_some() {
         if let Some(cell) = cells.get_mut(next) {
-            audience_action(mapping, event, cell);
+            let _ = audience_action(mapping, event, cell);
         }
         next += 1;
     }
@@ -116,8 +145,47 @@ pub fn render_row(mapping: &Mapping, event: &Value<'_>, batch_size: &str, cells:
     }
 }
 
-/// `traits_or_props[computation_key]` as a cell; empty when either is missing.
-fn audience_action(mapping: &Mapping, event: &Value<'_>, out: &mut String) {
+/// [`render_row`] for typed columns: also the kind of value each cell's text came from.
+pub fn render_typed_row(
+    mapping: &Mapping,
+    event: &Value<'_>,
+    batch_size: &str,
+    cells: &mut [String],
+    kinds: &mut [CellKind],
+) {
+    for c in cells.iter_mut() {
+        c.clear();
+    }
+    let mut slots = cells.iter_mut().zip(kinds.iter_mut());
+    for column in &mapping.columns {
+        let Some((cell, kind)) = slots.next() else {
+            return;
+        };
+        *kind = column.directive.render_kind(event, cell);
+        if let Some(t) = &column.transform {
+            t.apply(cell);
+            // A hash is text, whatever it was made from.
+            if t.sha256 && *kind == CellKind::Json {
+                *kind = CellKind::Text;
+            }
+        }
+    }
+    if mapping.audience_action_column.is_some() {
+        if let Some((cell, kind)) = slots.next() {
+            *kind = audience_action(mapping, event, cell);
+        }
+    }
+    if mapping.batch_size_column.is_some() {
+        if let Some((cell, kind)) = slots.next() {
+            cell.push_str(batch_size);
+            *kind = CellKind::Json;
+        }
+    }
+}
+
+/// `traits_or_props[computation_key]` as a cell; empty when either is missing. Returns the
+/// kind of value it came from.
+fn audience_action(mapping: &Mapping, event: &Value<'_>, out: &mut String) -> CellKind {
     let resolved = mapping.traits_or_props.resolve(event);
     let source = match &resolved {
         Resolved::Value(v) => Some(v.resolved()),
@@ -128,16 +196,20 @@ fn audience_action(mapping: &Mapping, event: &Value<'_>, out: &mut String) {
         _ => None,
     };
     if !matches!(source, Some(Value::Object(_))) && !matches!(literal, Some(Value::Object(_))) {
-        return;
+        return CellKind::Null;
     }
     let mut key = String::new();
     mapping.computation_key.render(event, &mut key);
     if key.is_empty() {
-        return;
+        return CellKind::Null;
     }
     if let Some(v) = source.and_then(|s| s.get(&key)) {
         render_value(v, out);
+        CellKind::of(v)
     } else if let Some(v) = literal.and_then(|l| l.get(&key)) {
         render_value(v, out);
+        CellKind::of(v)
+    } else {
+        CellKind::Null
     }
 }

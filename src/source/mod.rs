@@ -110,6 +110,9 @@ pub struct Event<'a> {
     pub event_type: &'static str,
     /// Index of the message (SQS record) it came from; 0 for API Gateway and direct invokes.
     pub source: u32,
+    /// Its position in its batch or array; `None` for a single event (for error records about
+    /// it, SPEC 6).
+    pub index: Option<u32>,
 }
 
 /// An item that is not an event, kept for the error object (SPEC 6).
@@ -217,6 +220,7 @@ pub fn collect_event<'a>(
         value,
         event_type,
         source,
+        index: None,
     });
     Ok(())
 }
@@ -292,6 +296,7 @@ fn collect_elements<'a>(
                 value,
                 event_type,
                 source,
+                index: u32::try_from(index).ok(),
             }),
             Err(reason) => items.rejected.push(Rejected {
                 reason,
