@@ -5,7 +5,8 @@
 //! bench_pipeline FILE [REPS]   ->  one JSON line {"pipeline_ms": median, "ceiling_ms": median, ...}
 //! ```
 //!
-//! Default configuration (Segment's default mapping), inline, no I/O besides reading FILE.
+//! Default configuration (Segment's default mapping), or the document in `SYNC_CONFIG` when set
+//! (the Parquet figures), inline, no I/O besides reading FILE.
 //!
 //! For SQS payloads it also times the decode step alone (`decode_ms`: the envelope read as
 //! `aws_lambda_events`' typed `SqsEvent`, every body parsed into events).
@@ -33,7 +34,8 @@ fn main() {
     let file = args.first().expect("usage: bench_pipeline FILE [REPS]");
     let reps: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(21);
     let payload = std::fs::read_to_string(file).expect("read payload");
-    let config = Config::load(None, "bench", &|k| {
+    let document = std::env::var("SYNC_CONFIG").ok();
+    let config = Config::load(document.as_deref(), "bench", &|k| {
         (k == "S3_AWS_BUCKET_NAME").then(|| "bench-bucket".to_owned())
     })
     .expect("config");
@@ -65,11 +67,12 @@ fn main() {
         }
     };
     println!(
-        "{{\"file\":{:?},\"input_bytes\":{},\"rows\":{},\"objects\":{},\"output_bytes\":{bytes},\"reps\":{reps},\"pipeline_ms\":{:.3},\"ceiling_ms\":{},\"decode_ms\":{}}}",
+        "{{\"file\":{:?},\"input_bytes\":{},\"rows\":{},\"objects\":{},\"conversion_errors\":{},\"output_bytes\":{bytes},\"reps\":{reps},\"pipeline_ms\":{:.3},\"ceiling_ms\":{},\"decode_ms\":{}}}",
         file,
         payload.len(),
         plan.rows,
         plan.objects.len(),
+        plan.conversion_errors,
         median(pipeline),
         opt_median(ceiling),
         opt_median(decode),

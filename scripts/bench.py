@@ -13,7 +13,8 @@ figure is a median):
    1-event payload with an inline configuration (`examples/cold_start`);
 4. uploads: an invocation writing 7 objects with 100 ms added to every S3 request (the fault
    middleware's delay rule in front of moto);
-5. binary size: the release binary, and the arm64 Lambda build if `make build` made one.
+5. binary size: the release binary, and the arm64 Lambda build if `make build` made one;
+6. Parquet: the default mapping as Parquet next to CSV on sqs-4250 (time, output bytes, peak RSS).
 
 Writes BENCHMARKS.md (with the commands) and prints it. Inputs come from
 ../shared/bench/gen_events.py with its default seed. Only 127.0.0.1 is contacted.
@@ -63,8 +64,21 @@ def python_bench(path: Path, reps: int) -> float:
     raise RuntimeError(out)
 
 
-def rust_bench(path: Path, reps: int) -> dict:
-    return json.loads(sh(RELEASE / "examples" / "bench_pipeline", path, str(reps)).stdout)
+def rust_bench(path: Path, reps: int, config: dict | None = None) -> dict:
+    env = None
+    if config is not None:
+        env = dict(os.environ, SYNC_CONFIG=json.dumps(config))
+    return json.loads(sh(RELEASE / "examples" / "bench_pipeline", path, str(reps), env=env).stdout)
+
+
+# Segment's default mapping written as Parquet (issue 14): the timestamp typed, the objects as
+# JSON columns, every other column a string.
+PARQUET_CONFIG = {
+    "s3_aws_bucket_name": "bench-bucket",
+    "file_extension": "parquet",
+    "column_types": {"timestamp": "timestamp", "properties": "json", "traits": "json",
+                     "context": "json", "integrations": "json"},
+}
 
 
 def timed_child(cmd: list[str], env: dict | None = None) -> tuple[float, int]:
@@ -200,7 +214,48 @@ def main() -> int:
     if arm.exists():
         say(f"| target/lambda/sync-to-s3/bootstrap (`make build`, arm64) | {arm.stat().st_size:,} |")
     say("")
-    say("Target: arm64 release binary under 14 MB (12 MB before issue 12 added SSO and credential_process for the command line).\n")
+    say("Target: arm64 release binary under 18 MB (issue 14, with the Parquet writer; 14 MB before it, 12 MB before issue 12 added SSO and credential_process for the command line).\n")
+
+    # 6. Parquet
+    say("## 6. Parquet (issue 14)\n")
+    say("Segment's default mapping written as Parquet: `timestamp` typed `timestamp`, `properties`, `traits`, "
+        "`context`, `integrations` typed `json`, the rest `string` (`PARQUET_CONFIG` in scripts/bench.py, "
+        "passed as `SYNC_CONFIG`). In-process: `bench_pipeline FILE 21` with and without it, alternating; "
+        "whole process: `sync-to-s3 invoke FILE --dry-run DIR`, peak RSS from wait4.\n")
+    say("| sqs-4250 | pipeline ms | / CSV | output bytes | / CSV | conversion errors | whole process ms | peak RSS |")
+    say("|---|---:|---:|---:|---:|---:|---:|---:|")
+    variants = [("CSV (default)", None), ("Parquet, snappy", PARQUET_CONFIG),
+                ("Parquet, zstd", dict(PARQUET_CONFIG, parquet_compression="zstd")),
+                ("Parquet, none", dict(PARQUET_CONFIG, parquet_compression="none"))]
+    timings = {name: [] for name, _ in variants}
+    ratios = {name: [] for name, _ in variants}
+    outputs, errors = {}, {}
+    for _ in range(ROUNDS):
+        base = None
+        for name, cfg in variants:
+            r = rust_bench(sqs4250, 21, cfg)
+            timings[name].append(r["pipeline_ms"])
+            outputs[name], errors[name] = r["output_bytes"], r["conversion_errors"]
+            base = base or r["pipeline_ms"]
+            ratios[name].append(r["pipeline_ms"] / base)
+    pq_rss = {}
+    for name, cfg in variants:
+        penv = dict(env)
+        if cfg is not None:
+            penv["SYNC_CONFIG"] = json.dumps(cfg)
+        walls, rsss = [], []
+        for _ in range(ROUNDS):
+            with tempfile.TemporaryDirectory() as d:
+                w, m = timed_child([str(BIN), "invoke", str(sqs4250), "--dry-run", d], penv)
+            walls.append(w); rsss.append(m)
+        pq_rss[name] = max(rsss)
+        med = statistics.median
+        say(f"| {name} | {med(timings[name]):.1f} | {med(ratios[name]):.2f}x | {outputs[name]:,} "
+            f"| {outputs[name] / outputs['CSV (default)']:.2f}x | {errors[name]} | {med(walls):.0f} "
+            f"| {med(rsss) / 1024:.1f} MiB (max {max(rsss) / 1024:.1f}) |")
+    say("")
+    say(f"Target: peak RSS under 64 MB for the 4,250-event batch written as Parquet (measured "
+        f"{pq_rss['Parquet, snappy'] / 1024:.1f} MiB at most, snappy).\n")
 
     text = "\n".join(report)
     # The measured part is regenerated between the markers; the notes around it (profile

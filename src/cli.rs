@@ -590,12 +590,12 @@ async fn invoke_command(
     };
     let mut stats = Stats::default();
     let result = match dry_run {
-        Some(dir) => invoke_with(App::new(config, DirSink::new(dir)), &payload, &mut stats).await,
+        Some(dir) => invoke_with(App::new(config, DirSink::new(dir)), payload, &mut stats).await,
         None => {
             let sdk = aws::base_config(lookup).await;
             let client = aws::s3_client(&sdk, &config, lookup).await;
             let sink = S3Sink::new(client, &config);
-            invoke_with(App::new(config, sink), &payload, &mut stats).await
+            invoke_with(App::new(config, sink), payload, &mut stats).await
         }
     };
     match result.as_ref().map(Response::to_json) {
@@ -621,7 +621,7 @@ async fn invoke_command(
 
 async fn invoke_with<S: ObjectSink>(
     app: App<S>,
-    payload: &str,
+    payload: String,
     stats: &mut Stats,
 ) -> Result<Response, crate::handler::InvokeError> {
     let inv = Invocation::starting_now(now_unix_ms(), None);

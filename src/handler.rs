@@ -6,6 +6,7 @@
 //! batch response, an API Gateway proxy response, or the direct-invoke summary. A message is
 //! reported failed if, and only if, an object holding something from it was not stored.
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
@@ -150,18 +151,23 @@ impl<S: ObjectSink> App<S> {
     /// # Errors
     /// [`InvokeError`] when the invocation fails as a whole: a payload that is not JSON, an
     /// unusable direct-invoke payload, or a failed write on a direct invoke.
-    pub async fn handle(&self, payload: &str, inv: &Invocation) -> Result<Response, InvokeError> {
+    pub async fn handle(
+        &self,
+        payload: impl Into<Cow<'_, str>>,
+        inv: &Invocation,
+    ) -> Result<Response, InvokeError> {
         self.handle_reporting(payload, inv, &mut Stats::default())
             .await
     }
 
-    /// [`App::handle`], also filling in the invocation's [`Stats`].
+    /// [`App::handle`], also filling in the invocation's [`Stats`]. An owned payload is freed as
+    /// soon as the pipeline no longer needs it ([`pipeline::plan_payload`]).
     ///
     /// # Errors
     /// As [`App::handle`].
     pub async fn handle_reporting(
         &self,
-        payload: &str,
+        payload: impl Into<Cow<'_, str>>,
         inv: &Invocation,
         stats: &mut Stats,
     ) -> Result<Response, InvokeError> {

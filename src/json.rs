@@ -84,6 +84,26 @@ fn build_level(raw: &str) -> Value<'_> {
 }
 
 impl<'a> Value<'a> {
+    /// About how many bytes this value's compact JSON takes, without building anything: exact
+    /// for a lazy container (its text), strings and numbers; the sum of the parts for a built
+    /// container. For sizing output buffers up front.
+    pub fn size_hint(&self) -> usize {
+        match self {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(n) => n.len(),
+            Value::String(s) => s.len() + 2,
+            Value::TooDeep(raw) => raw.len(),
+            Value::Lazy(l) => l.raw.len(),
+            Value::Array(items) => 2 + items.iter().map(|v| v.size_hint() + 1).sum::<usize>(),
+            Value::Object(members) => {
+                2 + members
+                    .iter()
+                    .map(|(k, v)| k.len() + 4 + v.size_hint())
+                    .sum::<usize>()
+            }
+        }
+    }
+
     /// The member `key` of an object (the last one when the key repeats).
     pub fn get(&self, key: &str) -> Option<&Value<'a>> {
         match self.resolved() {

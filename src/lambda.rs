@@ -172,10 +172,9 @@ impl Function {
             }
         }
         let mut stats = Stats::default();
-        let result = live
-            .app
-            .handle_reporting(event.payload.get(), &inv, &mut stats)
-            .await;
+        // The payload by value, so that the pipeline frees it once read (issue 15).
+        let payload = String::from(Box::<str>::from(event.payload));
+        let result = live.app.handle_reporting(payload, &inv, &mut stats).await;
         let duration_ms = started.elapsed().as_millis();
         log_summary(&stats, duration_ms, result.as_ref().err());
         raw(&result?)

@@ -37,6 +37,7 @@ pub mod key;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod mapping;
+pub mod memory;
 pub mod pipeline;
 pub mod plan;
 pub mod response;

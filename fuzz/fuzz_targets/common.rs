@@ -38,12 +38,16 @@ pub fn handle(config: Config, payload: &str) -> (Option<Response>, Objects) {
     (r, app.sink.objects())
 }
 
-/// Checks the objects a handler wrote. `error_prefix` objects are NDJSON; the rest is CSV/TXT
-/// with `delimiter` (gzip objects are skipped).
+/// Checks the objects a handler wrote. `error_prefix` objects are NDJSON; Parquet objects (by
+/// content type) open with the parquet crate's reader and every row decodes; the rest is CSV/TXT with
+/// `delimiter` (gzip objects are skipped).
 pub fn check_objects(objects: &Objects, error_prefix: &str, delimiter: u8) {
-    for (key, (bytes, _)) in objects {
+    for (key, (bytes, content_type)) in objects {
         assert!(key.len() <= 1024, "key longer than S3 allows: {key}");
-        if let Some(rest) = key.strip_prefix(error_prefix) {
+        // Error objects are told by content type too: an event's folder may itself start
+        // with the error prefix (`_errors/…`), putting a data object under it.
+        if *content_type == "application/x-ndjson" {
+            let rest = key.strip_prefix(error_prefix).expect("error objects under the error prefix");
             assert!(!rest.is_empty());
             let text = std::str::from_utf8(bytes).expect("error object is UTF-8");
             for line in text.lines() {
@@ -58,6 +62,11 @@ pub fn check_objects(objects: &Objects, error_prefix: &str, delimiter: u8) {
         }
         for segment in key.split('/') {
             assert!(!matches!(segment, "" | "." | ".."), "bad segment in {key}");
+        }
+        // Told by content type: a fuzzed key template need not end in `{ext}`.
+        if *content_type == "application/vnd.apache.parquet" {
+            check_parquet(key, bytes);
+            continue;
         }
         if key.ends_with(".gz") {
             continue;
@@ -78,6 +87,27 @@ pub fn check_objects(objects: &Objects, error_prefix: &str, delimiter: u8) {
         }
         assert!(rows >= 1, "an object holds at least one row: {key}");
     }
+}
+
+/// A Parquet object: one row group of at least one row, every column optional, every row decodes.
+fn check_parquet(key: &str, bytes: &[u8]) {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(bytes::Bytes::copy_from_slice(bytes))
+        .unwrap_or_else(|e| panic!("{key} is not a Parquet file: {e}"));
+    let meta = reader.metadata();
+    assert_eq!(meta.num_row_groups(), 1, "{key}");
+    let rows = meta.file_metadata().num_rows();
+    assert!(rows >= 1, "an object holds at least one row: {key}");
+    let schema = meta.file_metadata().schema_descr();
+    for i in 0..schema.num_columns() {
+        assert_eq!(schema.column(i).max_def_level(), 1, "{key}: every column is optional");
+    }
+    let decoded = reader
+        .get_row_iter(None)
+        .expect("rows")
+        .map(|r| r.expect("a row decodes"))
+        .count();
+    assert_eq!(i64::try_from(decoded).ok(), Some(rows), "{key}");
 }
 
 /// The error records of one invocation: (source, index).

@@ -1,7 +1,10 @@
 //! Directives, key templates and folder values: the input is split at NUL bytes into a column
 //! directive (JSON, else a plain string literal), a key template and a folder value taken from
 //! the event. A configuration either loads or is refused with a message; a loaded one runs over
-//! sample events and every key and object passes the common checks.
+//! sample events and every key and object passes the common checks. A second mapping writes the
+//! same directive as Parquet, typed by the input's length (string, int64, double, boolean,
+//! timestamp, json): whatever the cell, the file reads back, and a cell that does not convert
+//! leaves an error record.
 
 #![no_main]
 
@@ -37,7 +40,21 @@ fuzz_target!(|data: &[u8]| {
     if let Some(p) = prefix {
         mapping["filename_prefix"] = json!(p);
     }
-    let mut doc = json!({"s3_aws_bucket_name": "fuzz-bucket", "mappings": [mapping]});
+    let types = ["string", "int64", "double", "boolean", "timestamp", "json"];
+    let typed = json!({
+        "name": "typed",
+        "subscription": "",
+        "file_extension": "parquet",
+        "columns": {"c": directive, "n": {"@path": "$.properties.n"}},
+        // A directive of "" drops the column, and a type for a dropped column is refused.
+        "column_types": if directive == json!("") {
+            json!({"n": "double"})
+        } else {
+            json!({"c": types[data.len() % types.len()], "n": "double"})
+        },
+        "columns_to_transform": [{"column_name": "c", "normalize": "trim", "hash_algorithm": "none"}]
+    });
+    let mut doc = json!({"s3_aws_bucket_name": "fuzz-bucket", "mappings": [mapping, typed]});
     if let Some(t) = template {
         doc["key_template"] = json!(t);
     }
@@ -60,7 +77,7 @@ fuzz_target!(|data: &[u8]| {
     // (an identical object may: it overwrites itself with the same bytes, SPEC 4).
     let stamp = Stamp::from_unix_millis(1_795_478_400_000);
     let plan = plan_payload(&config, &payload, &stamp).expect("an SQS payload plans");
-    assert_eq!(plan.rows, 6, "six events, each taken by the one mapping");
+    assert_eq!(plan.rows, 12, "six events, each taken by both mappings");
     let mut by_key: HashMap<&str, &[u8]> = HashMap::new();
     for o in &plan.objects {
         if let Some(earlier) = by_key.insert(&o.key, &o.body) {
