@@ -108,11 +108,12 @@ fn main() {
         bodies as f64 / MIB
     );
 
-    let items = batch.items();
+    let mut items = batch.items();
     live = stage("events: lazy trees over the bodies", live);
 
     let name = |i: u32| format!("sqs:{}", batch.records[i as usize].message_id);
-    let planned = plan::plan(&config, &items.events, &items.rejected, &name, &stamp).expect("plan");
+    let planned =
+        plan::plan(&config, &mut items.events, &items.rejected, &name, &stamp).expect("plan");
     let out: usize = planned.objects.iter().map(|o| o.body.len()).sum();
     live = stage("plan: rows grouped, objects encoded", live);
     println!(

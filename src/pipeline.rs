@@ -100,7 +100,7 @@ pub fn plan_payload<'p>(
                 drop(text);
                 crate::memory::release_freed();
             }
-            let items = batch.items();
+            let mut items = batch.items();
             let name = |i: u32| format!("sqs:{}", batch.records[i as usize].message_id);
             let door = Door::Sqs {
                 message_ids: batch
@@ -110,7 +110,7 @@ pub fn plan_payload<'p>(
                     .collect(),
                 fifo: batch.fifo,
             };
-            finish(config, &items, &name, &stamp, door)
+            finish(config, &mut items, &name, &stamp, door)
         }
         Envelope::Http(req) => {
             let mut items = Items::default();
@@ -132,7 +132,7 @@ pub fn plan_payload<'p>(
             let door = Door::Http {
                 version: req.version,
             };
-            finish(config, &items, &name, &stamp, door).map_err(|early| match early {
+            finish(config, &mut items, &name, &stamp, door).map_err(|early| match early {
                 Early::Failed { error, .. } => {
                     Early::Answer(Response::refusal(req.version, 503, &error.to_string()))
                 }
@@ -147,7 +147,7 @@ pub fn plan_payload<'p>(
             })?;
             finish(
                 config,
-                &items,
+                &mut items,
                 &|_| "invoke".to_owned(),
                 &stamp,
                 Door::Invoke,
@@ -186,7 +186,7 @@ pub fn plan_lines(
     items.rejected.extend(damage.map(classic::damage_item));
     let plan = plan::plan(
         config,
-        &items.events,
+        &mut items.events,
         &items.rejected,
         &|_| source.to_owned(),
         stamp,
@@ -200,12 +200,18 @@ pub fn plan_lines(
 
 fn finish(
     config: &Config,
-    items: &Items<'_>,
+    items: &mut Items<'_>,
     source_name: &dyn Fn(u32) -> String,
     stamp: &Stamp,
     door: Door,
 ) -> Result<Planned, Early> {
-    match plan::plan(config, &items.events, &items.rejected, source_name, stamp) {
+    match plan::plan(
+        config,
+        &mut items.events,
+        &items.rejected,
+        source_name,
+        stamp,
+    ) {
         Ok(plan) => Ok(Planned {
             plan,
             events: items.events.len(),

@@ -41,23 +41,31 @@ pub struct Plan {
 }
 
 /// Plans the objects for `events` and `rejected`. `source_name` names a message for the error
-/// records (`sqs:<messageId>`, `apigw:<requestId>`, `invoke`).
+/// records (`sqs:<messageId>`, `apigw:<requestId>`, `invoke`). Each event is emptied (its value
+/// set to null) once its last row is written: the events die here.
 ///
 /// # Errors
 /// [`EncodeError`] if an in-memory encoder fails.
 pub fn plan(
     config: &Config,
-    events: &[Event<'_>],
+    events: &mut [Event<'_>],
     rejected: &[Rejected],
     source_name: &dyn Fn(u32) -> String,
     stamp: &Stamp,
 ) -> Result<Plan, EncodeError> {
     let mut out = Plan::default();
-    let mut taken = vec![false; events.len()];
+    // Every mapping's groups first, so that each event's last mapping is known.
+    let mut last_mapping = vec![None; events.len()];
+    let groups: Vec<Vec<Group<'_>>> = config
+        .mappings
+        .iter()
+        .enumerate()
+        .map(|(m, mapping)| group(mapping, m, events, &mut last_mapping))
+        .collect();
+    out.filtered = last_mapping.iter().filter(|m| m.is_none()).count();
     let mut unconverted = Vec::new();
-    for mapping in &config.mappings {
-        let groups = group(mapping, events, &mut taken);
-        for g in &groups {
+    for (m, (mapping, groups)) in config.mappings.iter().zip(&groups).enumerate() {
+        for g in groups {
             out.rows += g.rows.len();
             for chunk in g.rows.chunks(mapping.batch_size.max(1)) {
                 out.objects.push(data_object(
@@ -69,10 +77,16 @@ pub fn plan(
                     stamp,
                     &mut unconverted,
                 )?);
+                // An event whose last row this was is freed now, with the levels its rows
+                // built, rather than when the whole batch is done (issue 15).
+                for &i in chunk {
+                    if last_mapping[i as usize] == Some(m) {
+                        events[i as usize].value = Value::Null;
+                    }
+                }
             }
         }
     }
-    out.filtered = taken.iter().filter(|t| !**t).count();
     out.conversion_errors = unconverted.len();
     if !rejected.is_empty() || !unconverted.is_empty() {
         out.objects.push(error_object(
@@ -92,7 +106,13 @@ struct Group<'m> {
     rows: Vec<u32>,
 }
 
-fn group<'m>(mapping: &'m Mapping, events: &[Event<'_>], taken: &mut [bool]) -> Vec<Group<'m>> {
+/// The mapping's groups; marks mapping `index` as the last to take each event it takes.
+fn group<'m>(
+    mapping: &'m Mapping,
+    index: usize,
+    events: &[Event<'_>],
+    last_mapping: &mut [Option<usize>],
+) -> Vec<Group<'m>> {
     let mut groups: Vec<Group<'m>> = Vec::new();
     let static_folder = match &mapping.folder {
         Directive::Literal(Value::String(s)) => Some(s.as_ref()),
@@ -106,7 +126,7 @@ fn group<'m>(mapping: &'m Mapping, events: &[Event<'_>], taken: &mut [bool]) -> 
         if !mapping.subscription.matches(&e.value) {
             continue;
         }
-        taken[i] = true;
+        last_mapping[i] = Some(index);
         let row = u32::try_from(i).unwrap_or(u32::MAX);
         let slot = match static_folder {
             Some(folder) => {
@@ -321,7 +341,7 @@ mod tests {
         collect(json::parse(payload).unwrap(), 0, &mut items, None).unwrap();
         plan(
             &c,
-            &items.events,
+            &mut items.events,
             &items.rejected,
             &|_| "invoke".into(),
             &Stamp::from_unix_millis(0),

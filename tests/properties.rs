@@ -96,7 +96,7 @@ proptest! {
         let mut items = Items::default();
         collect(json::parse_lazy(&text).expect("serde_json wrote JSON"), 0, &mut items, None).expect("an array");
         prop_assert_eq!(items.events.len(), events.len());
-        let p = plan(&c, &items.events, &items.rejected, &|_| "invoke".into(), &Stamp::from_unix_millis(0))
+        let p = plan(&c, &mut items.events, &items.rejected, &|_| "invoke".into(), &Stamp::from_unix_millis(0))
             .expect("plan");
         let width = c.mappings[0].header().len();
         let mut rows = 0;
@@ -124,7 +124,7 @@ proptest! {
         let text = serde_json::json!({"type": "track", "properties": {"folder": folder}}).to_string();
         let mut items = Items::default();
         collect(json::parse(&text).expect("json"), 0, &mut items, None).expect("an event");
-        let p = plan(&c, &items.events, &items.rejected, &|_| "invoke".into(), &Stamp::from_unix_millis(1_767_880_370_212))
+        let p = plan(&c, &mut items.events, &items.rejected, &|_| "invoke".into(), &Stamp::from_unix_millis(1_767_880_370_212))
             .expect("plan");
         for o in &p.objects {
             prop_assert!(!o.key.starts_with('/'), "{}", o.key);
