@@ -210,9 +210,11 @@ def main() -> int:
     say("## 5. Binary size\n")
     say("| binary | bytes |\n|---|---:|")
     say(f"| target/release/sync-to-s3 ({platform.machine()}) | {BIN.stat().st_size:,} |")
-    arm = ROOT / "target" / "lambda" / "sync-to-s3" / "bootstrap"
-    if arm.exists():
-        say(f"| target/lambda/sync-to-s3/bootstrap (`make build`, arm64) | {arm.stat().st_size:,} |")
+    for arm, how in ((ROOT / ".aws-sam" / "build" / "SyncFunction" / "bootstrap", "`make sam-build`"),
+                     (ROOT / "target" / "lambda" / "sync-to-s3" / "bootstrap", "`make build`")):
+        if arm.exists():
+            built = time.strftime("%Y-%m-%d %H:%M", time.gmtime(arm.stat().st_mtime))
+            say(f"| {arm.relative_to(ROOT)} ({how}, arm64, built {built} UTC) | {arm.stat().st_size:,} |")
     say("")
     say("Target: arm64 release binary under 18 MB (issue 14, with the Parquet writer; 14 MB before it, 12 MB before issue 12 added SSO and credential_process for the command line).\n")
 
