@@ -47,7 +47,9 @@ pub fn check_objects(objects: &Objects, error_prefix: &str, delimiter: u8) {
         // Error objects are told by content type too: an event's folder may itself start
         // with the error prefix (`_errors/…`), putting a data object under it.
         if *content_type == "application/x-ndjson" {
-            let rest = key.strip_prefix(error_prefix).expect("error objects under the error prefix");
+            let rest = key
+                .strip_prefix(error_prefix)
+                .expect("error objects under the error prefix");
             assert!(!rest.is_empty());
             let text = std::str::from_utf8(bytes).expect("error object is UTF-8");
             for line in text.lines() {
@@ -100,7 +102,11 @@ fn check_parquet(key: &str, bytes: &[u8]) {
     assert!(rows >= 1, "an object holds at least one row: {key}");
     let schema = meta.file_metadata().schema_descr();
     for i in 0..schema.num_columns() {
-        assert_eq!(schema.column(i).max_def_level(), 1, "{key}: every column is optional");
+        assert_eq!(
+            schema.column(i).max_def_level(),
+            1,
+            "{key}: every column is optional"
+        );
     }
     let decoded = reader
         .get_row_iter(None)
