@@ -310,12 +310,11 @@ fn log_summary(s: &Stats, duration_ms: u128, error: Option<&InvokeError>) {
 /// one table so that the two cannot drift apart.
 pub fn emf_line(s: &Stats, duration_ms: u128, timestamp_ms: i64) -> String {
     let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-    let metrics: [(&str, &str, u64); 10] = [
+    let mut metrics: Vec<(&str, &str, u64)> = vec![
         ("Events", "Count", count(s.events)),
         ("Rows", "Count", count(s.rows)),
         ("Filtered", "Count", count(s.filtered)),
         ("Rejected", "Count", count(s.rejected)),
-        ("ConversionErrors", "Count", count(s.conversion_errors)),
         ("Objects", "Count", count(s.objects)),
         ("Bytes", "Bytes", s.bytes),
         ("Failures", "Count", count(s.failures)),
@@ -326,6 +325,11 @@ pub fn emf_line(s: &Stats, duration_ms: u128, timestamp_ms: i64) -> String {
             u64::try_from(duration_ms).unwrap_or(u64::MAX),
         ),
     ];
+    // Only when there are some: a custom metric is billed once it exists, and CSV-only
+    // configurations never have any.
+    if s.conversion_errors > 0 {
+        metrics.push(("ConversionErrors", "Count", count(s.conversion_errors)));
+    }
     let definitions: Vec<String> = metrics
         .iter()
         .map(|(name, unit, _)| format!("{{\"Name\":\"{name}\",\"Unit\":\"{unit}\"}}"))

@@ -454,6 +454,16 @@ fn compile_types(
             }
         };
         if let Some(column) = columns.iter_mut().find(|c| c.name == *name) {
+            if column.transform.is_some_and(|t| t.sha256)
+                && !matches!(ty, ColumnType::String | ColumnType::Json)
+            {
+                return Err(ConfigError::new(
+                    &at,
+                    format!(
+                        "the column {name:?} is hashed (columns_to_transform, sha256), so it is text: type it string"
+                    ),
+                ));
+            }
             column.ty = ty;
         } else if let Some((_, fixed, what)) = extra.iter().find(|(n, _, _)| *n == Some(name)) {
             if ty != *fixed {
@@ -596,6 +606,10 @@ mod tests {
             (
                 r#"{"file_extension":"parquet","column_types":["email"]}"#,
                 "mappings[0].column_types",
+            ),
+            (
+                r#"{"file_extension":"parquet","columns_to_transform":[{"column_name":"user_id","hash_algorithm":"sha256"}],"column_types":{"user_id":"int64"}}"#,
+                "mappings[0].column_types[\"user_id\"]",
             ),
             (
                 r#"{"file_extension":"parquet","columns":{"batch_size":{"@path":"$.n"}}}"#,

@@ -356,6 +356,13 @@ pub fn collect_lines<'a>(lines: &'a [Line], items: &mut Items<'a>) {
             Ok(doc) => collect_event(doc, 0, items, None).map_err(|u| u.0),
             Err(e) => Err(format!("not JSON: {e}")),
         };
+        if result.is_ok() {
+            // Its line number, for error records about it (a Parquet cell that does not
+            // convert), as rejected lines carry theirs.
+            if let Some(event) = items.events.last_mut() {
+                event.index = u32::try_from(line.number).ok();
+            }
+        }
         if let Err(reason) = result {
             items
                 .rejected
@@ -564,6 +571,11 @@ mod tests {
         let mut items = Items::default();
         collect_lines(&lines, &mut items);
         assert_eq!(items.events.len(), 1);
+        assert_eq!(
+            items.events[0].index,
+            Some(1),
+            "an event carries its line number"
+        );
         let idx: Vec<_> = items.rejected.iter().map(|r| r.index).collect();
         assert_eq!(idx, [Some(2), Some(3)]);
         assert!(items.rejected[0].reason.starts_with("line 2: not JSON"));
