@@ -17,7 +17,7 @@ use crate::format::parquet::ParquetWriter;
 use crate::format::{self, digest, DelimitedWriter, EncodeError, GZIP_CONTENT_TYPE};
 use crate::json::{self, Value};
 use crate::key::{self, content_id, KeyParts, Stamp, MAX_KEY_BYTES};
-use crate::mapping::row::{render_row, render_typed_row, FileExtension};
+use crate::mapping::row::{render_row, FileExtension};
 use crate::mapping::types::{convert, CellKind, Typed};
 use crate::mapping::Directive;
 use crate::source::{Event, Rejected, EVENT_TYPES};
@@ -235,8 +235,15 @@ fn delimited_body(
     let mut w = DelimitedWriter::new(mapping.delimiter, 256 + estimate);
     w.row(&header)?;
     let mut cells = vec![String::new(); header.len()];
+    let mut kinds = vec![CellKind::Null; header.len()];
     for &i in chunk {
-        render_row(mapping, &events[i as usize].value, count, &mut cells);
+        render_row(
+            mapping,
+            &events[i as usize].value,
+            count,
+            &mut cells,
+            &mut kinds,
+        );
         w.row(&cells)?;
     }
     w.finish()
@@ -258,7 +265,7 @@ fn parquet_body(
     let mut reasons: Vec<String> = Vec::new();
     for &i in chunk {
         let e = &events[i as usize];
-        render_typed_row(mapping, &e.value, count, &mut cells, &mut kinds);
+        render_row(mapping, &e.value, count, &mut cells, &mut kinds);
         for (c, ((name, ty), (text, kind))) in
             schema.iter().zip(cells.iter().zip(&kinds)).enumerate()
         {

@@ -51,15 +51,16 @@ impl Summary {
     /// `{"ok": true, "events": N, ...}` as compact JSON.
     pub fn to_json(&self) -> String {
         let mut s = format!(
-            "{{\"ok\":true,\"events\":{},\"rows\":{},\"filtered\":{},\"rejected\":{},\"objects\":[",
+            "{{\"ok\":true,\"events\":{},\"rows\":{},\"filtered\":{},\"rejected\":{},",
             self.events, self.rows, self.filtered, self.rejected
         );
         if self.conversion_errors > 0 {
-            s.insert_str(
-                s.len() - "\"objects\":[".len(),
-                &format!("\"conversion_errors\":{},", self.conversion_errors),
-            );
+            s.push_str(&format!(
+                "\"conversion_errors\":{},",
+                self.conversion_errors
+            ));
         }
+        s.push_str("\"objects\":[");
         for (i, k) in self.objects.iter().enumerate() {
             if i > 0 {
                 s.push(',');

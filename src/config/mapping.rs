@@ -261,7 +261,7 @@ impl Mapping {
             check_parquet_names(&columns, &extra, &key)?;
         }
 
-        let display = Value::Object(vec![
+        let mut display = vec![
             ("name".into(), Value::String(name.clone().into())),
             (
                 "subscription".into(),
@@ -293,18 +293,14 @@ impl Mapping {
                 Value::String(file_extension.as_str().into()),
             ),
             ("columns_to_transform".into(), transforms_value),
-        ]);
-        let display = match display {
-            Value::Object(mut members) if parquet => {
-                members.push(("column_types".into(), types_value));
-                members.push((
-                    "parquet_compression".into(),
-                    Value::String(parquet_compression.name().into()),
-                ));
-                Value::Object(members)
-            }
-            other => other,
-        };
+        ];
+        if parquet {
+            display.push(("column_types".into(), types_value));
+            display.push((
+                "parquet_compression".into(),
+                Value::String(parquet_compression.name().into()),
+            ));
+        }
 
         Ok(Mapping {
             name,
@@ -320,7 +316,7 @@ impl Mapping {
             delimiter,
             file_extension,
             parquet_compression,
-            display,
+            display: Value::Object(display),
         })
     }
 }

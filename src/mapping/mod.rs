@@ -223,21 +223,14 @@ impl Directive {
 
     /// Resolves this directive and appends the cell text (3.2) to `out`.
     pub fn render(&self, event: &Value<'_>, out: &mut String) {
-        match self {
-            // The common cases, without building a `Resolved`.
-            Directive::Path(p) => {
-                if let Some(v) = p.lookup(event) {
-                    render_value(v, out);
-                }
-            }
-            _ => render_cell(&self.resolve(event), out),
-        }
+        let _ = self.render_kind(event, out);
     }
 
     /// [`Directive::render`], also saying what kind of value the text came from (for typed
     /// columns: a JSON column tells the string `"1"` from the number `1`).
     pub fn render_kind(&self, event: &Value<'_>, out: &mut String) -> CellKind {
         match self {
+            // The common case, without building a `Resolved`.
             Directive::Path(p) => match p.lookup(event) {
                 Some(v) => {
                     render_value(v, out);

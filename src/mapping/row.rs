@@ -119,34 +119,10 @@ impl Mapping {
     }
 }
 
-/// Renders one row's cells into `cells` (one buffer per header cell, reused across rows).
-pub fn render_row(mapping: &Mapping, event: &Value<'_>, batch_size: &str, cells: &mut [String]) {
-    for c in cells.iter_mut() {
-        c.clear();
-    }
-    let mut next = 0;
-    for (column, cell) in mapping.columns.iter().zip(cells.iter_mut()) {
-        column.directive.render(event, cell);
-        if let Some(t) = &column.transform {
-            t.apply(cell);
-        }
-        next += 1;
-    }
-    if mapping.audience_action_column.is_some() {
-        if let Some(cell) = cells.get_mut(next) {
-            let _ = audience_action(mapping, event, cell);
-        }
-        next += 1;
-    }
-    if mapping.batch_size_column.is_some() {
-        if let Some(cell) = cells.get_mut(next) {
-            cell.push_str(batch_size);
-        }
-    }
-}
-
-/// [`render_row`] for typed columns: also the kind of value each cell's text came from.
-pub fn render_typed_row(
+/// Renders one row's cells into `cells` (one buffer per header cell, reused across rows), and
+/// into `kinds` the kind of value each cell's text came from (what typed columns convert from;
+/// delimited text uses the text alone).
+pub fn render_row(
     mapping: &Mapping,
     event: &Value<'_>,
     batch_size: &str,

@@ -181,6 +181,10 @@ fn exact_integer(text: &str) -> Result<i64, &'static str> {
         Ok(n) if n.len == text.len() => n,
         _ => return Err("is not a number"),
     };
+    if n.frac.is_empty() && n.exp.is_empty() {
+        // Plain digits, the common case: no copy.
+        return text.parse().map_err(|_| "is beyond int64's range");
+    }
     // The significant digits, and the power of ten they are multiplied by.
     let mut digits: Vec<u8> = n.int.iter().chain(n.frac).copied().collect();
     let exp: i64 = if n.exp.is_empty() {
