@@ -1,6 +1,7 @@
 //! The JSON parser against serde_json: the eager and lazy trees accept exactly what serde_json
 //! accepts (for documents within serde_json's recursion limit), render identically, and the
-//! compact rendering re-parses to the same document.
+//! compact rendering re-parses to the same document. The hand-written SQS event reader either
+//! declines a text or reads what the serde path reads.
 
 #![no_main]
 
@@ -29,9 +30,15 @@ fuzz_target!(|data: &[u8]| {
             "serde_json and ours disagree on {text:?}"
         );
     }
+    assert!(
+        sync_to_s3::source::sqs::fast_reader_agrees(text),
+        "the SQS event readers disagree on {text:?}"
+    );
     if let (Ok(e), Ok(l)) = (eager, lazy) {
         let compact = json::to_compact(&e);
         assert_eq!(compact, json::to_compact(&l));
+        // Every lazy level built (nested containers of checked text skipped unchecked).
+        assert_eq!(compact, json::to_compact(&l.clone().into_owned()));
         let again = json::parse(&compact).expect("compact output parses");
         assert_eq!(
             json::to_compact(&again),

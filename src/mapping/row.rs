@@ -162,30 +162,24 @@ pub fn render_row(
 /// `traits_or_props[computation_key]` as a cell; empty when either is missing. Returns the
 /// kind of value it came from.
 fn audience_action(mapping: &Mapping, event: &Value<'_>, out: &mut String) -> CellKind {
-    let resolved = mapping.traits_or_props.resolve(event);
-    let source = match &resolved {
-        Resolved::Value(v) => Some(v.resolved()),
-        _ => None,
-    };
-    let literal = match &resolved {
-        Resolved::Literal(v) => Some(*v),
-        _ => None,
-    };
-    if !matches!(source, Some(Value::Object(_))) && !matches!(literal, Some(Value::Object(_))) {
-        return CellKind::Null;
-    }
+    // The key first: it is usually missing (no `context.personas`), and then the traits or
+    // properties object is never built (issue 15: building it for every row was 6% of the
+    // pipeline).
     let mut key = String::new();
     mapping.computation_key.render(event, &mut key);
     if key.is_empty() {
         return CellKind::Null;
     }
-    if let Some(v) = source.and_then(|s| s.get(&key)) {
-        render_value(v, out);
-        CellKind::of(v)
-    } else if let Some(v) = literal.and_then(|l| l.get(&key)) {
-        render_value(v, out);
-        CellKind::of(v)
-    } else {
-        CellKind::Null
+    let found = |v: &Value<'_>, out: &mut String| match v.get(&key) {
+        Some(v) => {
+            render_value(v, out);
+            CellKind::of(v)
+        }
+        _ => CellKind::Null,
+    };
+    match mapping.traits_or_props.resolve(event) {
+        Resolved::Value(v) if v.is_object() => found(v, out),
+        Resolved::Literal(v) if v.is_object() => found(v, out),
+        _ => CellKind::Null,
     }
 }

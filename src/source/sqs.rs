@@ -21,7 +21,7 @@ pub struct SqsBatch {
 }
 
 /// One SQS message.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct SqsRecord {
     /// The message id, reported back in `batchItemFailures`.
     pub message_id: String,
@@ -52,7 +52,9 @@ impl SqsBatch {
         if memchr::memmem::find(text.as_bytes(), b"\"aws:sqs\"").is_none() {
             return Ok(None);
         }
-        let Ok(event) = serde_json::from_str::<Streamed>(text) else {
+        // The usual shape in one pass; anything else is read by serde as `SqsEvent` reads it.
+        let Some(event) = read_fast(text).or_else(|| serde_json::from_str::<Streamed>(text).ok())
+        else {
             return Ok(None);
         };
         if event.records.is_empty() && event.missing_id.is_none() || !event.all_sqs {
@@ -81,6 +83,7 @@ impl SqsBatch {
 /// attributes are never all held at once (issue 15: reading the whole [`SqsEvent`] first made a
 /// third of the parse's peak heap). Reads what [`SqsEvent`] reads: `Records` required and once,
 /// other members ignored.
+#[derive(Debug, PartialEq)]
 struct Streamed {
     records: Vec<SqsRecord>,
     fifo: bool,
@@ -169,6 +172,214 @@ impl<'de> Visitor<'de> for RecordsSeed {
     }
 }
 
+/// Reads an SQS event in the shape Lambda sends, by hand and in one pass: each body unescaped
+/// as it is scanned, the record fields the pipeline does not use validated without being built
+/// (issue 15: reading every record as a typed [`SqsMessage`] through serde was a third of the
+/// pipeline, a sixth of it the `attributes` maps alone). What it accepts it reads exactly as the
+/// serde path does, field types included; `None` for anything it does not handle (a record
+/// that is not an object, an escaped or repeated field name, a field of another type, text
+/// after the event), which the serde path then reads or refuses. A unit test and the envelope
+/// fuzz target check that the two agree.
+fn read_fast(text: &str) -> Option<Streamed> {
+    let mut c = json::Cursor::new(text);
+    let mut out = None;
+    if !c.eat(b'{') {
+        return None;
+    }
+    if !c.eat(b'}') {
+        loop {
+            let key = c.plain_string()?;
+            if !c.eat(b':') {
+                return None;
+            }
+            if key == "Records" {
+                if out.is_some() {
+                    return None;
+                }
+                out = Some(read_fast_records(&mut c)?);
+            } else {
+                c.skip_value()?;
+            }
+            if c.eat(b'}') {
+                break;
+            }
+            if !c.eat(b',') {
+                return None;
+            }
+        }
+    }
+    if !c.at_end() {
+        return None;
+    }
+    out
+}
+
+fn read_fast_records(c: &mut json::Cursor<'_>) -> Option<Streamed> {
+    let mut out = Streamed {
+        records: Vec::new(),
+        fifo: false,
+        all_sqs: true,
+        missing_id: None,
+    };
+    if !c.eat(b'[') {
+        return None;
+    }
+    if c.eat(b']') {
+        return Some(out);
+    }
+    let mut index = 0;
+    loop {
+        let record = read_fast_record(c)?;
+        out.all_sqs &= record.event_source.as_deref() == Some("aws:sqs");
+        out.fifo |= record
+            .event_source_arn
+            .as_deref()
+            .is_some_and(|arn| arn.ends_with(".fifo"));
+        match record.message_id {
+            Some(message_id) => out.records.push(SqsRecord {
+                message_id: message_id.into_owned(),
+                body: record.body.map(|b| b.into_owned()).unwrap_or_default(),
+            }),
+            None => {
+                out.missing_id.get_or_insert(index);
+            }
+        }
+        index += 1;
+        if c.eat(b']') {
+            return Some(out);
+        }
+        if !c.eat(b',') {
+            return None;
+        }
+    }
+}
+
+/// The fields of one record that the pipeline reads.
+#[derive(Default)]
+struct FastRecord<'a> {
+    message_id: Option<std::borrow::Cow<'a, str>>,
+    body: Option<std::borrow::Cow<'a, str>>,
+    event_source: Option<std::borrow::Cow<'a, str>>,
+    event_source_arn: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// [`SqsMessage`]'s fields: those of type `Option<String>`, then `attributes` and
+/// `messageAttributes`.
+const STRING_FIELDS: [&str; 8] = [
+    "messageId",
+    "receiptHandle",
+    "body",
+    "md5OfBody",
+    "md5OfMessageAttributes",
+    "eventSourceARN",
+    "eventSource",
+    "awsRegion",
+];
+
+fn read_fast_record<'a>(c: &mut json::Cursor<'a>) -> Option<FastRecord<'a>> {
+    let mut record = FastRecord::default();
+    // Which of [`SqsMessage`]'s fields were seen: serde refuses a repeated one.
+    let mut seen = 0u16;
+    if !c.eat(b'{') {
+        return None;
+    }
+    if c.eat(b'}') {
+        return Some(record);
+    }
+    loop {
+        let key = c.plain_string()?;
+        if !c.eat(b':') {
+            return None;
+        }
+        let field = STRING_FIELDS.iter().position(|f| *f == key).or(match key {
+            "attributes" => Some(8),
+            "messageAttributes" => Some(9),
+            _ => None,
+        });
+        if let Some(f) = field {
+            if seen & (1 << f) != 0 {
+                return None;
+            }
+            seen |= 1 << f;
+        }
+        match field {
+            Some(f @ 0..=7) => {
+                let value = if c.eat_null() {
+                    None
+                } else {
+                    Some(c.string()?)
+                };
+                match f {
+                    0 => record.message_id = value,
+                    2 => record.body = value,
+                    5 => record.event_source_arn = value,
+                    6 => record.event_source = value,
+                    _ => {}
+                }
+            }
+            // `HashMap<String, String>`, null read as empty.
+            Some(8) => {
+                if !c.eat_null() && !fast_string_map(c) {
+                    return None;
+                }
+            }
+            // `HashMap<String, SqsMessageAttribute>`, null read as empty: an empty map here,
+            // anything else checked by serde as that type.
+            Some(_) => {
+                if !c.eat_null() {
+                    let raw = c.skip_value()?;
+                    if raw != "{}" {
+                        serde_json::from_str::<
+                            std::collections::HashMap<
+                                String,
+                                aws_lambda_events::event::sqs::SqsMessageAttribute,
+                            >,
+                        >(raw)
+                        .ok()?;
+                    }
+                }
+            }
+            None => {
+                c.skip_value()?;
+            }
+        }
+        if c.eat(b'}') {
+            return Some(record);
+        }
+        if !c.eat(b',') {
+            return None;
+        }
+    }
+}
+
+/// For the fuzz targets: whether the hand-written reader of an SQS event either declines
+/// `text` or reads exactly what the serde path reads.
+#[doc(hidden)]
+pub fn fast_reader_agrees(text: &str) -> bool {
+    read_fast(text).is_none_or(|fast| serde_json::from_str::<Streamed>(text).ok() == Some(fast))
+}
+
+/// Validates an object whose values are all strings.
+fn fast_string_map(c: &mut json::Cursor<'_>) -> bool {
+    if !c.eat(b'{') {
+        return false;
+    }
+    if c.eat(b'}') {
+        return true;
+    }
+    loop {
+        if c.string().is_none() || !c.eat(b':') || c.string().is_none() {
+            return false;
+        }
+        if c.eat(b'}') {
+            return true;
+        }
+        if !c.eat(b',') {
+            return false;
+        }
+    }
+}
+
 /// Collects one SQS message: a message that is not JSON, or not an event, batch, array or
 /// EventBridge event holding an event (SPEC 11), is one rejected item holding the raw text.
 pub fn collect_sqs_body<'a>(body: &'a str, source: u32, items: &mut Items<'a>) {
@@ -189,6 +400,65 @@ pub fn collect_sqs_body<'a>(body: &'a str, source: u32, items: &mut Items<'a>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hand-written reader either declines or reads exactly what serde reads.
+    #[test]
+    fn the_fast_reader_agrees_with_serde_or_declines() {
+        let good = r#"{"messageId":"m1","receiptHandle":"r","body":"{\"type\":\"track\",\"event\":\"caf\u00e9 \\\"x\\\"\"}","attributes":{"ApproximateReceiveCount":"1"},"messageAttributes":{},"md5OfBody":"","eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:us-east-1:1:q.fifo","awsRegion":"us-east-1"}"#;
+        let cases = [
+            format!(r#"{{"Records":[{good}]}}"#),
+            format!(" {{ \"Records\" : [ {good} , {good} ] , \"x\" : [1, {{\"a\": null}}] }} \n"),
+            r#"{"Records":[]}"#.to_owned(),
+            r#"{"Records":[{}]}"#.to_owned(),
+            r#"{"Records":[{"messageId":null,"body":null,"eventSource":"aws:sqs"}]}"#.to_owned(),
+            r#"{"Records":[{"messageId":"a","body":"","eventSource":"aws:sqs","attributes":null,"messageAttributes":null}]}"#.to_owned(),
+            // Declined or refused: each is read by serde as it reads it.
+            r#"{"Records":[{"messageId":"a","messageId":"b","eventSource":"aws:sqs"}]}"#.to_owned(),
+            r#"{"Records":[{"messageId":1,"eventSource":"aws:sqs"}]}"#.to_owned(),
+            r#"{"Records":[{"messageId":"a","attributes":{"k":1},"eventSource":"aws:sqs"}]}"#.to_owned(),
+            r#"{"Records":[{"messageId":"a","attributes":[],"eventSource":"aws:sqs"}]}"#.to_owned(),
+            r#"{"Records":[{"messageId":"a","messageAttributes":{"k":{"stringValue":"v","dataType":"String"}},"eventSource":"aws:sqs"}]}"#.to_owned(),
+            r#"{"Records":[{"messageId":"a","messageAttributes":{"k":{"stringValue":5}},"eventSource":"aws:sqs"}]}"#.to_owned(),
+            r#"{"Records":[{"mess\u0061geId":"a","eventSource":"aws:sqs"}]}"#.to_owned(),
+            r#"{"Records":[["a","r","body"]]}"#.to_owned(),
+            r#"{"Records":[{"messageId":"a","body":"\ud800","eventSource":"aws:sqs"}]}"#.to_owned(),
+            r#"{"Records":[{"messageId":"a","body":"x"}],"Records":[]}"#.to_owned(),
+            r#"{"Records":[{"messageId":"a"}]} x"#.to_owned(),
+            r#"{"Records":null}"#.to_owned(),
+            r#"{"Records":[{"messageId":"a","extra":[1,2,{"b":tru}]}]}"#.to_owned(),
+            r#"{"Records":[{"messageId":"a","body":"line\nnext\t\u0041\/"}]}"#.to_owned(),
+        ];
+        for text in &cases {
+            let slow = serde_json::from_str::<Streamed>(text).ok();
+            if let Some(fast) = read_fast(text) {
+                assert_eq!(Some(fast), slow, "{text}");
+            }
+        }
+        // The usual shape is read by the fast path, its bodies unescaped.
+        let fast = read_fast(&cases[1]).expect("fast path");
+        assert_eq!(fast.records.len(), 2);
+        assert_eq!(
+            fast.records[0].body,
+            "{\"type\":\"track\",\"event\":\"caf\u{e9} \\\"x\\\"\"}"
+        );
+        assert!(fast.fifo && fast.all_sqs);
+        assert!(read_fast(&cases[4]).is_some_and(|e| e.missing_id == Some(0)));
+        assert!(
+            read_fast(&cases[6]).is_none(),
+            "a repeated field is left to serde"
+        );
+        // Long bodies with escapes close together, and characters across the eight-byte steps.
+        let body = "{\"k\":\"é😀\",\"n\":1}".repeat(50);
+        let text = format!(
+            r#"{{"Records":[{{"messageId":"a","body":{},"eventSource":"aws:sqs"}}]}}"#,
+            serde_json::to_string(&body).unwrap()
+        );
+        assert_eq!(read_fast(&text).unwrap().records[0].body, body);
+        assert_eq!(
+            read_fast(&text),
+            serde_json::from_str::<Streamed>(&text).ok()
+        );
+    }
 
     #[test]
     fn records_are_read_one_at_a_time_as_sqs_event_reads_them() {
