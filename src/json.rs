@@ -635,56 +635,53 @@ fn skip_number(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
 /// Reads the JSON string whose opening quote is at `start`; returns it unescaped and the offset
 /// just after its closing quote.
 ///
-/// Runs between quotes and backslashes are found with `memchr2` (SIMD) and checked for control
-/// characters in bulk, so a long string costs a few instructions per 32 bytes, not a branch per
-/// byte.
+/// Quotes, backslashes and control characters are found eight bytes at a time ([`special`]),
+/// which suits both the short strings of an event and the escape-dense body of an SQS message
+/// (a JSON document inside a string escapes every quote: a backslash every ten bytes or so).
 fn read_string(text: &str, start: usize) -> Result<(Cow<'_, str>, usize), ParseError> {
     let b = text.as_bytes();
     let err = |offset: usize, what: &'static str| ParseError { offset, what };
-    let control =
-        |from: usize, to: usize| b[from..to].iter().position(|&c| c < 0x20).map(|i| from + i);
-    let mut pos = start + 1;
+    let mut pos = next_special(b, start + 1);
     // Fast path: no escapes.
-    let Some(i) = memchr::memchr2(b'"', b'\\', &b[pos..]) else {
-        return Err(err(b.len(), "unterminated string"));
-    };
-    if let Some(at) = control(pos, pos + i) {
-        return Err(err(at, "control character in a string"));
+    match b.get(pos) {
+        Some(b'"') => return Ok((Cow::Borrowed(&text[start + 1..pos]), pos + 1)),
+        Some(b'\\') => {}
+        Some(_) => return Err(err(pos, "control character in a string")),
+        None => return Err(err(pos, "unterminated string")),
     }
-    if b[pos + i] == b'"' {
-        return Ok((Cow::Borrowed(&text[pos..pos + i]), pos + i + 1));
-    }
+    // Bytes, not a `String`: a run is appended eight bytes at a time and cut back, which a
+    // `String` would check for character boundaries at every step. Only whole runs between
+    // ASCII bytes and whole decoded characters stay, so the bytes are UTF-8 (checked once).
     // Room for a message body at once, in the usual case of an event inside an SQS body.
-    let mut out = String::with_capacity((i + 64).max(1024));
-    out.push_str(&text[pos..pos + i]);
-    pos += i;
+    let mut out: Vec<u8> = Vec::with_capacity((pos - start + 64).max(1024));
+    out.extend_from_slice(&b[start + 1..pos]);
     loop {
         // Here b[pos] is a backslash.
         match b.get(pos + 1) {
             Some(&c @ (b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't')) => {
                 out.push(match c {
-                    b'b' => '\u{8}',
-                    b'f' => '\u{c}',
-                    b'n' => '\n',
-                    b'r' => '\r',
-                    b't' => '\t',
-                    other => other as char,
+                    b'b' => 0x08,
+                    b'f' => 0x0c,
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    other => other,
                 });
                 pos += 2;
             }
             Some(b'u') => {
                 let (c, next) = read_unicode_escape(b, pos)?;
-                out.push(c);
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
                 pos = next;
             }
             _ => return Err(err(pos, "invalid escape in a string")),
         }
-        // Escapes come close together here (a JSON document inside a string escapes every
-        // quote, about one byte in ten): the next special byte is found eight bytes at a time
-        // rather than by a SIMD search that restarts every few bytes (issue 15).
-        pos = copy_run(text, pos, &mut out);
+        pos = copy_run(b, pos, &mut out);
         match b.get(pos) {
-            Some(b'"') => return Ok((Cow::Owned(out), pos + 1)),
+            Some(b'"') => {
+                let s = String::from_utf8(out).map_err(|_| err(pos, "invalid UTF-8"))?;
+                return Ok((Cow::Owned(s), pos + 1));
+            }
             Some(b'\\') => {}
             Some(_) => return Err(err(pos, "control character in a string")),
             None => return Err(err(pos, "unterminated string")),
@@ -692,41 +689,60 @@ fn read_string(text: &str, start: usize) -> Result<(Cow<'_, str>, usize), ParseE
     }
 }
 
-/// Appends to `out` the text from `pos` up to the first quote, backslash or control character
-/// (or the end), and returns that byte's offset. Eight bytes per step: each word is appended
-/// whole and cut back to its first special byte, found with the usual has-zero-byte trick (only
-/// the lowest flagged byte is exact, and only that one is used), so that a short run costs one
-/// store instead of a copy call.
-fn copy_run(text: &str, mut pos: usize, out: &mut String) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `w` (little-endian) that are a quote, a backslash or a control character, as
+/// their high bits, by the usual has-zero-byte trick: the lowest flagged byte is exact (the ones
+/// above it may not be), and only that one is used.
+fn special(w: u64) -> u64 {
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    loop {
-        if let Some(chunk) = text.get(pos..pos + 8) {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(chunk.as_bytes());
-            let w = u64::from_le_bytes(bytes);
-            let flagged = zero_byte(w ^ (ONES * u64::from(b'"')))
-                | zero_byte(w ^ (ONES * u64::from(b'\\')))
-                | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
-            out.push_str(chunk);
-            if flagged == 0 {
-                pos += 8;
-                continue;
-            }
+    zero_byte(w ^ (ONES * u64::from(b'"')))
+        | zero_byte(w ^ (ONES * u64::from(b'\\')))
+        | (w.wrapping_sub(ONES * 0x20) & !w & HIGH)
+}
+
+fn word_at(b: &[u8], pos: usize) -> Option<u64> {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(b.get(pos..pos + 8)?);
+    Some(u64::from_le_bytes(bytes))
+}
+
+/// The offset of the first quote, backslash or control character at or after `pos`
+/// (`b.len()` if none), eight bytes per step.
+fn next_special(b: &[u8], mut pos: usize) -> usize {
+    while let Some(w) = word_at(b, pos) {
+        let flagged = special(w);
+        if flagged != 0 {
+            return pos + (flagged.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while let Some(&c) = b.get(pos) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        pos += 1;
+    }
+    pos
+}
+
+/// [`next_special`], appending the bytes passed over to `out`: each word is appended whole and
+/// cut back to its first special byte, so that a short run costs one store, not a copy call.
+fn copy_run(b: &[u8], mut pos: usize, out: &mut Vec<u8>) -> usize {
+    while let Some(w) = word_at(b, pos) {
+        out.extend_from_slice(&w.to_le_bytes());
+        let flagged = special(w);
+        if flagged != 0 {
             let k = (flagged.trailing_zeros() / 8) as usize;
             out.truncate(out.len() - 8 + k);
             return pos + k;
         }
-        // Near the end, or a character crossing the eighth byte: one character.
-        match text[pos..].chars().next() {
-            Some(c) if c != '"' && c != '\\' && c >= ' ' => {
-                out.push(c);
-                pos += c.len_utf8();
-            }
-            _ => return pos,
-        }
+        pos += 8;
     }
+    let end = next_special(b, pos);
+    out.extend_from_slice(&b[pos..end]);
+    end
 }
 
 /// Decodes `\uXXXX` (and a following low surrogate) at `pos`; returns the character and the
@@ -917,16 +933,15 @@ fn skip_checked(b: &[u8], pos: &mut usize) -> Skipped {
         p += 1;
         match c {
             b'"' => loop {
-                match memchr::memchr2(b'"', b'\\', &b[p..]) {
-                    Some(i) if b[p + i] == b'\\' => p += i + 2,
-                    Some(i) => {
-                        p += i + 1;
+                p = next_special(b, p);
+                match b.get(p) {
+                    Some(b'\\') => p += 2,
+                    Some(b'"') => {
+                        p += 1;
                         break;
                     }
-                    None => {
-                        p = b.len();
-                        break;
-                    }
+                    Some(_) => p += 1,
+                    None => break,
                 }
             },
             b'{' | b'[' => {
@@ -982,22 +997,25 @@ fn skip_string(b: &[u8], pos: &mut usize) -> Result<bool, ParseError> {
     let mut p = *pos + 1;
     let mut canonical = true;
     loop {
-        let Some(i) = memchr::memchr2(b'"', b'\\', &b[p..]) else {
-            return Err(ParseError {
-                offset: b.len(),
-                what: "unterminated string",
-            });
-        };
-        if let Some(at) = b[p..p + i].iter().position(|&c| c < 0x20) {
-            return Err(ParseError {
-                offset: p + at,
-                what: "control character in a string",
-            });
-        }
-        p += i;
-        if b[p] == b'"' {
-            *pos = p + 1;
-            return Ok(canonical);
+        p = next_special(b, p);
+        match b.get(p) {
+            Some(b'"') => {
+                *pos = p + 1;
+                return Ok(canonical);
+            }
+            Some(b'\\') => {}
+            Some(_) => {
+                return Err(ParseError {
+                    offset: p,
+                    what: "control character in a string",
+                })
+            }
+            None => {
+                return Err(ParseError {
+                    offset: b.len(),
+                    what: "unterminated string",
+                })
+            }
         }
         match b.get(p + 1) {
             Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => p += 2,

@@ -35,10 +35,7 @@ pub const GZIP_CONTENT_TYPE: &str = "application/gzip";
 /// does not happen in practice; kept as an error rather than a panic).
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
-    /// The csv writer failed.
-    #[error("could not encode an object as delimited text")]
-    Csv(#[from] csv::Error),
-    /// The gzip encoder (or the csv writer's final flush) failed.
+    /// The gzip encoder failed.
     #[error("could not encode an object")]
     Io(#[from] std::io::Error),
     /// The Parquet writer failed.

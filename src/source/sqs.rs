@@ -263,22 +263,10 @@ struct FastRecord<'a> {
     event_source_arn: Option<std::borrow::Cow<'a, str>>,
 }
 
-/// [`SqsMessage`]'s fields: those of type `Option<String>`, then `attributes` and
-/// `messageAttributes`.
-const STRING_FIELDS: [&str; 8] = [
-    "messageId",
-    "receiptHandle",
-    "body",
-    "md5OfBody",
-    "md5OfMessageAttributes",
-    "eventSourceARN",
-    "eventSource",
-    "awsRegion",
-];
-
 fn read_fast_record<'a>(c: &mut json::Cursor<'a>) -> Option<FastRecord<'a>> {
     let mut record = FastRecord::default();
-    // Which of [`SqsMessage`]'s fields were seen: serde refuses a repeated one.
+    // Which of [`SqsMessage`]'s fields were seen (numbered below: its eight `Option<String>`
+    // fields, then `attributes` and `messageAttributes`): serde refuses a repeated one.
     let mut seen = 0u16;
     if !c.eat(b'{') {
         return None;
@@ -291,11 +279,19 @@ fn read_fast_record<'a>(c: &mut json::Cursor<'a>) -> Option<FastRecord<'a>> {
         if !c.eat(b':') {
             return None;
         }
-        let field = STRING_FIELDS.iter().position(|f| *f == key).or(match key {
+        let field = match key {
+            "messageId" => Some(0),
+            "receiptHandle" => Some(1),
+            "body" => Some(2),
+            "md5OfBody" => Some(3),
+            "md5OfMessageAttributes" => Some(4),
+            "eventSourceARN" => Some(5),
+            "eventSource" => Some(6),
+            "awsRegion" => Some(7),
             "attributes" => Some(8),
             "messageAttributes" => Some(9),
             _ => None,
-        });
+        };
         if let Some(f) = field {
             if seen & (1 << f) != 0 {
                 return None;
