@@ -443,12 +443,18 @@ impl<'a> Parser<'a> {
 pub struct Cursor<'a> {
     text: &'a str,
     pos: usize,
+    /// Where escaped strings are unescaped before being copied out at their size.
+    scratch: Vec<u8>,
 }
 
 impl<'a> Cursor<'a> {
     /// A cursor at the start of `text`.
     pub fn new(text: &'a str) -> Cursor<'a> {
-        Cursor { text, pos: 0 }
+        Cursor {
+            text,
+            pos: 0,
+            scratch: Vec::new(),
+        }
     }
 
     /// The next byte after white space, not consumed.
@@ -479,7 +485,7 @@ impl<'a> Cursor<'a> {
         if self.peek() != Some(b'"') {
             return None;
         }
-        let (s, end) = read_string(self.text, self.pos).ok()?;
+        let (s, end) = read_string_with(self.text, self.pos, &mut self.scratch).ok()?;
         self.pos = end;
         Some(s)
     }
@@ -639,6 +645,17 @@ fn skip_number(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
 /// which suits both the short strings of an event and the escape-dense body of an SQS message
 /// (a JSON document inside a string escapes every quote: a backslash every ten bytes or so).
 fn read_string(text: &str, start: usize) -> Result<(Cow<'_, str>, usize), ParseError> {
+    read_string_with(text, start, &mut Vec::new())
+}
+
+/// [`read_string`], unescaping into `scratch` (emptied first) and copying the result into a
+/// string of exactly its size: what a reader of many escaped strings uses (the SQS bodies), so
+/// that neither the growth of the buffer nor its slack is paid per string.
+fn read_string_with<'t>(
+    text: &'t str,
+    start: usize,
+    scratch: &mut Vec<u8>,
+) -> Result<(Cow<'t, str>, usize), ParseError> {
     let b = text.as_bytes();
     let err = |offset: usize, what: &'static str| ParseError { offset, what };
     let mut pos = next_special(b, start + 1);
@@ -652,8 +669,8 @@ fn read_string(text: &str, start: usize) -> Result<(Cow<'_, str>, usize), ParseE
     // Bytes, not a `String`: a run is appended eight bytes at a time and cut back, which a
     // `String` would check for character boundaries at every step. Only whole runs between
     // ASCII bytes and whole decoded characters stay, so the bytes are UTF-8 (checked once).
-    // Room for a message body at once, in the usual case of an event inside an SQS body.
-    let mut out: Vec<u8> = Vec::with_capacity((pos - start + 64).max(1024));
+    let out = scratch;
+    out.clear();
     out.extend_from_slice(&b[start + 1..pos]);
     loop {
         // Here b[pos] is a backslash.
@@ -676,11 +693,11 @@ fn read_string(text: &str, start: usize) -> Result<(Cow<'_, str>, usize), ParseE
             }
             _ => return Err(err(pos, "invalid escape in a string")),
         }
-        pos = copy_run(b, pos, &mut out);
+        pos = copy_run(b, pos, out);
         match b.get(pos) {
             Some(b'"') => {
-                let s = String::from_utf8(out).map_err(|_| err(pos, "invalid UTF-8"))?;
-                return Ok((Cow::Owned(s), pos + 1));
+                let s = std::str::from_utf8(out).map_err(|_| err(pos, "invalid UTF-8"))?;
+                return Ok((Cow::Owned(s.to_owned()), pos + 1));
             }
             Some(b'\\') => {}
             Some(_) => return Err(err(pos, "control character in a string")),
@@ -727,18 +744,34 @@ fn next_special(b: &[u8], mut pos: usize) -> usize {
     pos
 }
 
-/// [`next_special`], appending the bytes passed over to `out`: each word is appended whole and
-/// cut back to its first special byte, so that a short run costs one store, not a copy call.
+/// [`next_special`], appending the bytes passed over to `out` and decoding the two escapes a
+/// JSON document inside a string is made of (`\"` and `\\`) on the way: each word is appended
+/// whole and cut back to its first special byte, so that a short run costs one store, not a
+/// copy call, and an escaped quote costs no trip out of the loop. Stops at anything else (the
+/// closing quote, another escape, a control character) and returns its offset.
 fn copy_run(b: &[u8], mut pos: usize, out: &mut Vec<u8>) -> usize {
     while let Some(w) = word_at(b, pos) {
         out.extend_from_slice(&w.to_le_bytes());
         let flagged = special(w);
-        if flagged != 0 {
-            let k = (flagged.trailing_zeros() / 8) as usize;
-            out.truncate(out.len() - 8 + k);
-            return pos + k;
+        if flagged == 0 {
+            pos += 8;
+            continue;
         }
-        pos += 8;
+        let k = (flagged.trailing_zeros() / 8) as usize;
+        pos += k;
+        let kept = out.len() - 8 + k;
+        match (b[pos], b.get(pos + 1)) {
+            (b'\\', Some(&c @ (b'"' | b'\\'))) => {
+                // `kept` is inside the word just appended.
+                out[kept] = c;
+                out.truncate(kept + 1);
+                pos += 2;
+            }
+            _ => {
+                out.truncate(kept);
+                return pos;
+            }
+        }
     }
     let end = next_special(b, pos);
     out.extend_from_slice(&b[pos..end]);
