@@ -222,7 +222,13 @@ def main() -> int:
                      (ROOT / "target" / "lambda" / "sync-to-s3" / "bootstrap", "`make build`")):
         if arm.exists():
             built = time.strftime("%Y-%m-%d %H:%M", time.gmtime(arm.stat().st_mtime))
-            say(f"| {arm.relative_to(ROOT)} ({how}, arm64, built {built} UTC) | {arm.stat().st_size:,} |")
+            # A build older than the sources is another program's size: say so rather than quote it.
+            sources = [ROOT / "Cargo.toml", ROOT / "Cargo.lock", *(ROOT / "src").rglob("*.rs")]
+            if arm.stat().st_mtime < max(f.stat().st_mtime for f in sources):
+                say(f"| {arm.relative_to(ROOT)} ({how}, arm64, built {built} UTC) | older than the sources: "
+                    f"run {how} again |")
+            else:
+                say(f"| {arm.relative_to(ROOT)} ({how}, arm64, built {built} UTC) | {arm.stat().st_size:,} |")
     say("")
     say("Target: arm64 release binary under 18 MB (issue 14, with the Parquet writer; 14 MB before it, 12 MB before issue 12 added SSO and credential_process for the command line).\n")
 
