@@ -2,6 +2,7 @@
 //! message: an event, a batch object, an array of events, or an EventBridge event (SPEC 11). A
 //! message that holds none of these is one rejected item with its raw text, never dropped.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
@@ -93,6 +94,41 @@ struct Streamed {
     missing_id: Option<usize>,
 }
 
+impl Streamed {
+    fn with_capacity(records: usize) -> Streamed {
+        Streamed {
+            records: Vec::with_capacity(records),
+            fifo: false,
+            all_sqs: true,
+            missing_id: None,
+        }
+    }
+
+    /// Takes record `index`, as either reader found its fields.
+    fn take(
+        &mut self,
+        index: usize,
+        event_source: Option<&str>,
+        event_source_arn: Option<&str>,
+        message_id: Option<String>,
+        body: Option<String>,
+    ) {
+        self.all_sqs &= event_source == Some("aws:sqs");
+        self.fifo |= event_source_arn.is_some_and(|arn| arn.ends_with(".fifo"));
+        match message_id {
+            Some(message_id) => self.records.push(SqsRecord {
+                message_id,
+                // A record without a body is kept as an empty message, which is then rejected
+                // and written to the error object rather than dropped.
+                body: body.unwrap_or_default(),
+            }),
+            None => {
+                self.missing_id.get_or_insert(index);
+            }
+        }
+    }
+}
+
 impl<'de> Deserialize<'de> for Streamed {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Streamed, D::Error> {
         d.deserialize_map(EventVisitor)
@@ -142,30 +178,16 @@ impl<'de> Visitor<'de> for RecordsSeed {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Streamed, A::Error> {
-        let mut out = Streamed {
-            records: Vec::with_capacity(seq.size_hint().unwrap_or(0)),
-            fifo: false,
-            all_sqs: true,
-            missing_id: None,
-        };
+        let mut out = Streamed::with_capacity(seq.size_hint().unwrap_or(0));
         let mut index = 0;
         while let Some(record) = seq.next_element::<SqsMessage>()? {
-            out.all_sqs &= record.event_source.as_deref() == Some("aws:sqs");
-            out.fifo |= record
-                .event_source_arn
-                .as_deref()
-                .is_some_and(|arn| arn.ends_with(".fifo"));
-            match record.message_id {
-                Some(message_id) => out.records.push(SqsRecord {
-                    message_id,
-                    // A record without a body is kept as an empty message, which is then
-                    // rejected and written to the error object rather than dropped.
-                    body: record.body.unwrap_or_default(),
-                }),
-                None => {
-                    out.missing_id.get_or_insert(index);
-                }
-            }
+            out.take(
+                index,
+                record.event_source.as_deref(),
+                record.event_source_arn.as_deref(),
+                record.message_id,
+                record.body,
+            );
             index += 1;
         }
         Ok(out)
@@ -178,8 +200,9 @@ impl<'de> Visitor<'de> for RecordsSeed {
 /// pipeline, a sixth of it the `attributes` maps alone). What it accepts it reads exactly as the
 /// serde path does, field types included; `None` for anything it does not handle (a record
 /// that is not an object, an escaped or repeated field name, a field of another type, text
-/// after the event), which the serde path then reads or refuses. A unit test and the envelope
-/// fuzz target check that the two agree.
+/// after the event), which the serde path then reads or refuses. A unit test and the `json`
+/// fuzz target check that the two agree. (A record with `messageAttributes` pays one serde
+/// parse of that map, to type it as [`SqsMessage`] does.)
 fn read_fast(text: &str) -> Option<Streamed> {
     let mut c = json::Cursor::new(text);
     let mut out = None;
@@ -215,12 +238,7 @@ fn read_fast(text: &str) -> Option<Streamed> {
 }
 
 fn read_fast_records(c: &mut json::Cursor<'_>) -> Option<Streamed> {
-    let mut out = Streamed {
-        records: Vec::new(),
-        fifo: false,
-        all_sqs: true,
-        missing_id: None,
-    };
+    let mut out = Streamed::with_capacity(0);
     if !c.eat(b'[') {
         return None;
     }
@@ -230,20 +248,13 @@ fn read_fast_records(c: &mut json::Cursor<'_>) -> Option<Streamed> {
     let mut index = 0;
     loop {
         let record = read_fast_record(c)?;
-        out.all_sqs &= record.event_source.as_deref() == Some("aws:sqs");
-        out.fifo |= record
-            .event_source_arn
-            .as_deref()
-            .is_some_and(|arn| arn.ends_with(".fifo"));
-        match record.message_id {
-            Some(message_id) => out.records.push(SqsRecord {
-                message_id: message_id.into_owned(),
-                body: record.body.map(|b| b.into_owned()).unwrap_or_default(),
-            }),
-            None => {
-                out.missing_id.get_or_insert(index);
-            }
-        }
+        out.take(
+            index,
+            record.event_source.as_deref(),
+            record.event_source_arn.as_deref(),
+            record.message_id.map(Cow::into_owned),
+            record.body.map(Cow::into_owned),
+        );
         index += 1;
         if c.eat(b']') {
             return Some(out);
@@ -257,10 +268,10 @@ fn read_fast_records(c: &mut json::Cursor<'_>) -> Option<Streamed> {
 /// The fields of one record that the pipeline reads.
 #[derive(Default)]
 struct FastRecord<'a> {
-    message_id: Option<std::borrow::Cow<'a, str>>,
-    body: Option<std::borrow::Cow<'a, str>>,
-    event_source: Option<std::borrow::Cow<'a, str>>,
-    event_source_arn: Option<std::borrow::Cow<'a, str>>,
+    message_id: Option<Cow<'a, str>>,
+    body: Option<Cow<'a, str>>,
+    event_source: Option<Cow<'a, str>>,
+    event_source_arn: Option<Cow<'a, str>>,
 }
 
 fn read_fast_record<'a>(c: &mut json::Cursor<'a>) -> Option<FastRecord<'a>> {
