@@ -1226,6 +1226,37 @@ mod tests {
         to_compact(&parse(text).unwrap())
     }
 
+    /// The eight-byte scanner at every alignment: each kind of special byte (and a character
+    /// of two or four bytes) after 0 to 19 plain ones, in a plain string, an escaped one and a
+    /// string inside a string (an SQS body), read, skipped and copied as serde_json reads them.
+    #[test]
+    fn strings_read_alike_at_every_offset() {
+        let tails = [
+            "\"", "\\\\", "\\\"", "\\n", "\\u00e9", "é", "😀", "\\/", "\u{1}", "\n",
+        ];
+        for n in 0..20 {
+            for tail in tails {
+                for after in ["", "x", "abcdefghij"] {
+                    let inner = format!("{}{tail}{after}", "a".repeat(n));
+                    let text = format!("[\"{inner}\", {{\"k\": [\"{inner}\"]}}]");
+                    let theirs = serde_json::from_str::<serde_json::Value>(&text);
+                    let ours = parse(&text);
+                    assert_eq!(ours.is_ok(), theirs.is_ok(), "{text:?}");
+                    assert_eq!(parse_lazy(&text).is_ok(), theirs.is_ok(), "{text:?}");
+                    if let (Ok(ours), Ok(theirs)) = (ours, theirs) {
+                        let again: serde_json::Value =
+                            serde_json::from_str(&to_compact(&ours)).unwrap();
+                        assert_eq!(again, theirs, "{text:?}");
+                        // The same document as the body of an SQS message.
+                        let body = serde_json::to_string(&text).unwrap();
+                        let cursor = Cursor::new(&body).string().expect("body");
+                        assert_eq!(cursor, text, "{body:?}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn keeps_number_text_and_key_order() {
         assert_eq!(
