@@ -490,51 +490,61 @@ impl<'a> Cursor<'a> {
         Some(s)
     }
 
-    /// The next string's text as written, when it has no escapes (an object key to compare);
-    /// `None` otherwise.
-    pub fn plain_string(&mut self) -> Option<&'a str> {
-        if self.peek() != Some(b'"') {
-            return None;
-        }
-        let start = self.pos + 1;
-        let end = start + memchr::memchr2(b'"', b'\\', &self.text.as_bytes()[start..])?;
-        let s = &self.text[start..end];
-        if self.text.as_bytes()[end] != b'"' || s.bytes().any(|c| c < 0x20) {
-            return None;
-        }
-        self.pos = end + 1;
-        Some(s)
-    }
-
     /// Validates and skips the value that comes next; returns its text.
     pub fn skip_value(&mut self) -> Option<&'a str> {
-        let b = self.text.as_bytes();
-        let start = match self.peek()? {
-            b'{' | b'[' => {
-                let start = self.pos;
-                skip_container(b, &mut self.pos).ok()?;
-                start
-            }
-            b'"' => {
-                let start = self.pos;
-                skip_string(b, &mut self.pos).ok()?;
-                start
-            }
-            b'-' | b'0'..=b'9' => {
-                let start = self.pos;
-                skip_number(b, &mut self.pos).ok()?;
-                start
-            }
-            _ => {
-                let start = self.pos;
-                let word: &[u8] = [b"true".as_slice(), b"false", b"null"]
-                    .into_iter()
-                    .find(|w| b[start..].starts_with(w))?;
-                self.pos += word.len();
-                start
-            }
-        };
+        self.peek()?;
+        let start = self.pos;
+        // `skip_container` validates a scalar as well as a container.
+        skip_container(self.text.as_bytes(), &mut self.pos).ok()?;
         Some(&self.text[start..self.pos])
+    }
+
+    /// Reads the object that comes next: `member` is called with each key (unescaped) and the
+    /// cursor at its value, which it must consume. `None` if the text is not an object or
+    /// `member` gives up.
+    pub fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Option<()>,
+    ) -> Option<()> {
+        if !self.eat(b'{') {
+            return None;
+        }
+        if self.eat(b'}') {
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            if !self.eat(b':') {
+                return None;
+            }
+            member(self, key)?;
+            if self.eat(b'}') {
+                return Some(());
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+        }
+    }
+
+    /// Reads the array that comes next: `element` is called with the cursor at each element,
+    /// which it must consume. `None` if the text is not an array or `element` gives up.
+    pub fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        if !self.eat(b'[') {
+            return None;
+        }
+        if self.eat(b']') {
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            if self.eat(b']') {
+                return Some(());
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+        }
     }
 
     /// Whether only white space is left.
@@ -645,32 +655,58 @@ fn skip_number(b: &[u8], pos: &mut usize) -> Result<(), ParseError> {
 /// which suits both the short strings of an event and the escape-dense body of an SQS message
 /// (a JSON document inside a string escapes every quote: a backslash every ten bytes or so).
 fn read_string(text: &str, start: usize) -> Result<(Cow<'_, str>, usize), ParseError> {
-    read_string_with(text, start, &mut Vec::new())
+    let mut out = Vec::new();
+    match unescape(text.as_bytes(), start, &mut out)? {
+        (end, false) => Ok((Cow::Borrowed(&text[start + 1..end - 1]), end)),
+        (end, true) => {
+            let s = String::from_utf8(out).map_err(|_| invalid_utf8(start))?;
+            Ok((Cow::Owned(s), end))
+        }
+    }
 }
 
-/// [`read_string`], unescaping into `scratch` (emptied first) and copying the result into a
-/// string of exactly its size: what a reader of many escaped strings uses (the SQS bodies), so
-/// that neither the growth of the buffer nor its slack is paid per string.
+/// [`read_string`], unescaping into `scratch` and copying the result out at exactly its size:
+/// what a reader of many escaped strings uses (the SQS bodies), so that neither the growth of
+/// a buffer nor its slack is paid per string.
 fn read_string_with<'t>(
     text: &'t str,
     start: usize,
     scratch: &mut Vec<u8>,
 ) -> Result<(Cow<'t, str>, usize), ParseError> {
-    let b = text.as_bytes();
+    scratch.clear();
+    match unescape(text.as_bytes(), start, scratch)? {
+        (end, false) => Ok((Cow::Borrowed(&text[start + 1..end - 1]), end)),
+        (end, true) => {
+            let s = std::str::from_utf8(scratch).map_err(|_| invalid_utf8(start))?;
+            Ok((Cow::Owned(s.to_owned()), end))
+        }
+    }
+}
+
+fn invalid_utf8(offset: usize) -> ParseError {
+    ParseError {
+        offset,
+        what: "invalid UTF-8",
+    }
+}
+
+/// Reads the JSON string whose opening quote is at `start`; returns the offset just after its
+/// closing quote and whether it had escapes. A string without leaves `out` alone (its text is
+/// the input's); one with escapes is appended to `out` unescaped.
+///
+/// Bytes, not a `String`: a run is appended eight bytes at a time and cut back, which a
+/// `String` would check for character boundaries at every step. Only whole runs between ASCII
+/// bytes and whole decoded characters stay, so the bytes are UTF-8 (the callers check once).
+fn unescape(b: &[u8], start: usize, out: &mut Vec<u8>) -> Result<(usize, bool), ParseError> {
     let err = |offset: usize, what: &'static str| ParseError { offset, what };
     let mut pos = next_special(b, start + 1);
     // Fast path: no escapes.
     match b.get(pos) {
-        Some(b'"') => return Ok((Cow::Borrowed(&text[start + 1..pos]), pos + 1)),
+        Some(b'"') => return Ok((pos + 1, false)),
         Some(b'\\') => {}
         Some(_) => return Err(err(pos, "control character in a string")),
         None => return Err(err(pos, "unterminated string")),
     }
-    // Bytes, not a `String`: a run is appended eight bytes at a time and cut back, which a
-    // `String` would check for character boundaries at every step. Only whole runs between
-    // ASCII bytes and whole decoded characters stay, so the bytes are UTF-8 (checked once).
-    let out = scratch;
-    out.clear();
     out.extend_from_slice(&b[start + 1..pos]);
     loop {
         // Here b[pos] is a backslash.
@@ -695,10 +731,7 @@ fn read_string_with<'t>(
         }
         pos = copy_run(b, pos, out);
         match b.get(pos) {
-            Some(b'"') => {
-                let s = std::str::from_utf8(out).map_err(|_| err(pos, "invalid UTF-8"))?;
-                return Ok((Cow::Owned(s.to_owned()), pos + 1));
-            }
+            Some(b'"') => return Ok((pos + 1, true)),
             Some(b'\\') => {}
             Some(_) => return Err(err(pos, "control character in a string")),
             None => return Err(err(pos, "unterminated string")),
